@@ -1,0 +1,599 @@
+"""PixGRL-v0: the single environment and the native vector environment, side by side around one batched core.
+
+Like Gymnasium's ``cartpole.py``, both shells share one implementation of the task: :class:`EpisodeBatch` holds
+``N`` episodes as torch tensors and advances them all with :func:`step_images`, a pure function. The single env is
+that core with ``N = 1`` and numpy outputs; the vector env steps ``num_envs`` episodes as one batch on any device.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+from torch import Tensor
+
+from pixgrl_env.actions import apply_actions, factor_table
+from pixgrl_env.config import ENV_PRESETS, EnvConfig
+from pixgrl_env.data import DataError, Pair, PairDataset, make_dataset, split_dataset
+from pixgrl_env.rewards import pixel_reward, region_distance
+
+# ----------------------------------------------------------------------------------------------------------------
+# The step math: pure and batched
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class StepResult(NamedTuple):
+    """What one step produces, every field ``(N, 1, H, W)`` float32."""
+
+    image: Tensor  #: the next state s_{t+1}, in [0, 1]
+    reward: Tensor  #: w·r_pixel + λ·r_region
+    pixel: Tensor  #: r_pixel (eq. 6)
+    region: Tensor  #: r_region (eq. 7, in the configured form)
+    distance: Tensor  #: D(s_{t+1}, target), cached for the next step (zeros when unused)
+
+
+def step_images(image: Tensor, target: Tensor, actions: Tensor, factors: Tensor, config: EnvConfig,
+                distance: Tensor | None = None) -> StepResult:
+    """Apply per-pixel actions and compute the dual-level reward map.
+
+    Args:
+        image: ``(N, 1, H, W)`` float32 in [0, 1], the state s_t.
+        target: ``(N, 1, H, W)`` float32 in [0, 1], the enhanced image.
+        actions: ``(N, H, W)`` int64 in ``[0, A)``.
+        factors: ``(A,)`` float32 action factors.
+        config: Reward settings (``lam``, ``pixel_weight``, ``patch``, ``distance``, ``reward_mode``, ``w1_method``).
+        distance: ``(N, 1, H, W)`` D(s_t, target) from the previous step, or None to compute it.
+
+    Returns:
+        :class:`StepResult`.
+    """
+    nxt = apply_actions(image, actions, factors)
+    pixel = pixel_reward(image, nxt, target)
+    if config.lam == 0:
+        region = torch.zeros_like(pixel)
+        new_distance = region
+    elif config.reward_mode == "literal":
+        region = _distance(image, nxt, config)
+        new_distance = torch.zeros_like(pixel)
+    else:
+        if distance is None:
+            distance = _distance(image, target, config)
+        new_distance = _distance(nxt, target, config)
+        region = distance - new_distance
+    reward = config.pixel_weight * pixel + config.lam * region
+    return StepResult(nxt, reward, pixel, region, new_distance)
+
+
+def _distance(a: Tensor, b: Tensor, config: EnvConfig) -> Tensor:
+    return region_distance(a, b, patch=config.patch, distance=config.distance, method=config.w1_method)
+
+
+def initial_distance(image: Tensor, target: Tensor, config: EnvConfig) -> Tensor:
+    """D(s_0, target) for the improvement-form region reward; zeros when the step does not use it."""
+    if config.lam == 0 or config.reward_mode == "literal":
+        return torch.zeros_like(image)
+    return _distance(image, target, config)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Episodes: loading pairs, sampling crops, holding N episodes as one batch
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EpisodeStart:
+    """Which pair and window an episode uses."""
+
+    index: int
+    top: int
+    left: int
+
+
+def resolve_config(config: EnvConfig | str | dict[str, Any] | None,
+                   overrides: dict[str, Any]) -> tuple[EnvConfig, PairDataset | None]:
+    """An :class:`EnvConfig` from a config, a preset name, a dict of fields or None (default), plus overrides.
+
+    ``overrides["dataset"]`` may be a ready :class:`~pixgrl_env.data.PairDataset` instead of a name: it is returned
+    beside the config (whose ``dataset`` field then reads ``"custom"``).
+    """
+    instance = None
+    if isinstance(overrides.get("dataset"), PairDataset):
+        overrides = dict(overrides)
+        instance = overrides.pop("dataset")
+        overrides["dataset"] = "custom"
+    return _resolve(config, overrides), instance
+
+
+def _resolve(config: EnvConfig | str | dict[str, Any] | None, overrides: dict[str, Any]) -> EnvConfig:
+    if config is None:
+        return EnvConfig(**overrides)
+    if isinstance(config, str):
+        return EnvConfig.preset(config, **overrides)
+    if isinstance(config, dict):
+        return EnvConfig.from_dict({**config, **overrides})
+    if isinstance(config, EnvConfig):
+        return config.replace(**overrides) if overrides else config
+    raise TypeError(f"config must be an EnvConfig, a preset name in {sorted(ENV_PRESETS)}, a dict or None; "
+                    f"got {type(config).__name__}")
+
+
+class PairSource:
+    """The episodes' data: the configured split of the dataset, an LRU cache of loaded pairs, and crop sampling.
+
+    Args:
+        config: The env config (dataset, split, fold, crop, conditioning, cache size).
+        dataset: A ready :class:`~pixgrl_env.data.PairDataset` to use instead of ``config.dataset``; the split
+            is still applied.
+    """
+
+    def __init__(self, config: EnvConfig, dataset: PairDataset | None = None):
+        self.config = config
+        full = dataset if dataset is not None else make_dataset(config.dataset, **config.dataset_kwargs)
+        self.dataset = split_dataset(full, config.split, config.fold, config.n_folds, config.split_seed) \
+            if config.split != "all" else full
+        if len(self.dataset) == 0:
+            raise DataError(f"split {config.split!r} (fold {config.fold}) of dataset {full!r} holds no pairs")
+        shape = self.dataset.image_shape
+        if config.crop is not None:
+            if shape is not None and (config.crop > shape[0] or config.crop > shape[1]):
+                raise ValueError(f"crop={config.crop} is larger than the dataset's images {shape}")
+            shape = (config.crop, config.crop)
+        if shape is None:
+            raise ValueError("the dataset's images differ in size: set crop=<int> to train on fixed-size windows")
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self._cache: OrderedDict[int, Pair] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def pair(self, index: int) -> Pair:
+        """Pair ``index`` of the split, from the cache when possible."""
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        pair = self.dataset[index]
+        if self.config.cache_size:
+            self._cache[index] = pair
+            if len(self._cache) > self.config.cache_size:
+                self._cache.popitem(last=False)
+        return pair
+
+    def sample(self, rng: np.random.Generator, index: int | None = None) -> EpisodeStart:
+        """Draw a pair (unless ``index`` is given) and a crop window from ``rng``: the env's only randomness."""
+        if index is None:
+            index = int(rng.integers(len(self.dataset)))
+        elif not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.dataset):
+            raise ValueError(f"options['index'] must be an int in [0, {len(self.dataset)}), got {index!r}")
+        pair = self.pair(int(index))
+        h, w = pair.shape
+        ch, cw = self.shape
+        if (ch, cw) == (h, w):
+            return EpisodeStart(int(index), 0, 0)
+        if h < ch or w < cw:
+            raise DataError(f"{pair.meta.source}: image {pair.shape} is smaller than the crop {self.shape}")
+        return EpisodeStart(int(index), int(rng.integers(h - ch + 1)), int(rng.integers(w - cw + 1)))
+
+    def arrays(self, start: EpisodeStart) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(input, target, extra)`` of an episode, cropped: ``(H, W)``, ``(H, W)``, ``(E, H, W)`` float32."""
+        pair = self.pair(start.index)
+        if pair.shape != self.dataset.image_shape and self.config.crop is None:
+            raise DataError(f"{pair.meta.source}: image {pair.shape} differs from the env's {self.shape}")
+        win = (slice(start.top, start.top + self.shape[0]), slice(start.left, start.left + self.shape[1]))
+        extra = []
+        for channel in self.config.conditioning:
+            if channel.startswith("extra:"):
+                name = channel[len("extra:"):]
+                if name not in pair.extra:
+                    raise DataError(f"{pair.meta.source}: conditioning channel {channel!r} asks for modality "
+                                    f"{name!r}, but the pair has {sorted(pair.extra) or 'no extra modalities'}")
+                extra.append(pair.extra[name][win])
+        extra_arr = np.stack(extra) if extra else np.zeros((0, *self.shape), np.float32)
+        return pair.input[win], pair.target[win], extra_arr
+
+
+class EpisodeBatch:
+    """``N`` episodes held as torch tensors on one device and stepped together.
+
+    Attributes:
+        image: ``(N, 1, H, W)`` the current states s_t. ``original``, ``target``: the inputs and targets.
+        extra: ``(N, E, H, W)`` dataset modalities used as conditioning channels.
+        t: ``(N,)`` numpy int steps taken in the current episodes (kept on the host: episode ends never need a
+            device synchronisation).
+    """
+
+    def __init__(self, config: EnvConfig, source: PairSource, n: int, device: torch.device):
+        self.config, self.source, self.n, self.device = config, source, n, device
+        h, w = source.shape
+        n_extra = sum(c.startswith("extra:") for c in config.conditioning)
+        self.factors = factor_table(config.factors, device)
+        self.image = torch.zeros(n, 1, h, w, device=device)
+        self.original = torch.zeros_like(self.image)
+        self.target = torch.zeros_like(self.image)
+        self.distance = torch.zeros_like(self.image)
+        self.extra = torch.zeros(n, n_extra, h, w, device=device)
+        self.t = np.zeros(n, dtype=np.int64)
+        self.starts: list[EpisodeStart | None] = [None] * n
+
+    def load(self, slots: np.ndarray, starts: list[EpisodeStart]) -> None:
+        """Start new episodes in ``slots`` (int indices) from ``starts``."""
+        if len(slots) == 0:
+            return
+        arrays = [self.source.arrays(s) for s in starts]
+        idx = torch.as_tensor(slots, device=self.device)
+        to = dict(device=self.device, dtype=torch.float32)
+        inputs = torch.as_tensor(np.stack([a[0] for a in arrays])[:, None], **to)
+        targets = torch.as_tensor(np.stack([a[1] for a in arrays])[:, None], **to)
+        self.original[idx] = inputs
+        self.image[idx] = inputs
+        self.target[idx] = targets
+        if self.extra.shape[1]:
+            self.extra[idx] = torch.as_tensor(np.stack([a[2] for a in arrays]), **to)
+        self.distance[idx] = initial_distance(inputs, targets, self.config)
+        self.t[slots] = 0
+        for slot, start in zip(slots, starts):
+            self.starts[int(slot)] = start
+
+    def observe(self) -> Tensor:
+        """``(N, C, H, W)`` float32 in [0, 1]: the current image, then the conditioning channels in config order."""
+        channels = [self.image]
+        extra = iter(self.extra.split(1, dim=1))
+        for c in self.config.conditioning:
+            if c == "input":
+                channels.append(self.original)
+            elif c == "time":
+                frac = torch.as_tensor(self.t / self.config.episode_length, dtype=torch.float32, device=self.device)
+                channels.append(frac.view(-1, 1, 1, 1).expand_as(self.image))
+            else:
+                channels.append(next(extra))
+        return torch.cat(channels, dim=1) if len(channels) > 1 else self.image.clone()
+
+    def step(self, actions: Tensor) -> StepResult:
+        """Advance every episode by one step with ``actions`` ``(N, H, W)`` int64 (validated by the caller)."""
+        result = step_images(self.image, self.target, actions, self.factors, self.config, self.distance)
+        self.image, self.distance = result.image, result.distance
+        self.t += 1
+        return result
+
+
+def check_actions(actions: Any, shape: tuple[int, ...], n_actions: int, device: torch.device) -> Tensor:
+    """Validate an action batch and return it as an int64 tensor on ``device``.
+
+    Raises:
+        ValueError / TypeError naming the problem: wrong shape, a non-integer dtype, or an index outside
+        ``[0, n_actions)``.
+    """
+    if isinstance(actions, Tensor):
+        a = actions
+    else:
+        a = np.asarray(actions)
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"actions must be integer action indices, got dtype {a.dtype}")
+        a = torch.from_numpy(a.astype(np.int64, copy=False))
+    if tuple(a.shape) != tuple(shape):
+        raise ValueError(f"actions must have shape {tuple(shape)} (one action index per pixel), got {tuple(a.shape)}")
+    if a.dtype.is_floating_point or a.dtype.is_complex or a.dtype == torch.bool:
+        raise TypeError(f"actions must be integer action indices, got dtype {a.dtype}")
+    a = a.to(device=device, dtype=torch.int64)
+    lo, hi = int(a.min()), int(a.max())
+    if lo < 0 or hi >= n_actions:
+        raise ValueError(f"action indices must lie in [0, {n_actions - 1}] ({n_actions} actions), "
+                         f"got values in [{lo}, {hi}]")
+    return a
+
+
+def render_frame(original: np.ndarray, image: np.ndarray, target: np.ndarray, reward: np.ndarray) -> np.ndarray:
+    """``(H, 4W, 3)`` uint8: input | current | target in grey, and the reward map (red > 0 > blue) side by side."""
+    from matplotlib import colormaps
+
+    grey = [np.repeat((np.clip(x, 0, 1) * 255).round().astype(np.uint8)[..., None], 3, axis=-1)
+            for x in (original, image, target)]
+    scale = float(np.abs(reward).max()) or 1.0
+    rgb = colormaps["RdBu_r"](0.5 + 0.5 * reward / scale)[..., :3]
+    return np.concatenate([*grey, (rgb * 255).round().astype(np.uint8)], axis=1)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The single environment
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class PixGRLEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Pixel-level RL for contrast-free Gd-enhanced MR synthesis (Pix-GRL, Xu et al., Medical Image Analysis 2021).
+
+    ## Description
+    Every pixel of a non-enhanced MR slice is an agent. At each step every pixel multiplies its value by the
+    factor its action selects (by default ×0.95, ×1.0 or ×1.05); after ``episode_length`` steps the image should
+    look like the Gd-enhanced target. Pairs come from the embedded liver phantom or from NIfTI folders.
+
+    ## Action Space
+    ``MultiDiscrete`` of shape ``(H, W)``, ``nvec = A`` (int64): the action index of every pixel, an index into
+    ``config.factors``.
+
+    ## Observation Space
+    ``Box(0, 1, (C, H, W), float32)``:
+
+    | channel | content |
+    |---|---|
+    | 0 | the current image s_t |
+    | 1… | ``config.conditioning`` in order: ``"input"`` (s_0), ``"time"`` (t / T), ``"extra:<name>"`` |
+
+    ## Rewards
+    Per pixel, ``r = w·r_pixel + λ·r_region`` with ``r_pixel = (y − s_t)² − (y − s_{t+1})²`` (eq. 6) and, by
+    default, ``r_region = W1(P_t, P_y) − W1(P_{t+1}, P_y)``, the improvement in Wasserstein-1 distance between the
+    16×16 patch distributions around the pixel (eq. 7 in the improvement reading, see the README). The scalar
+    reward returned by :meth:`step` is the mean of that map; ``info`` holds ``reward_map``, ``reward_pixel`` and
+    ``reward_region``, each ``(1, H, W)`` float32. The target is only needed for rewards: at test time agents act on
+    observations alone.
+
+    ## Starting State
+    A pair drawn uniformly from the configured split with ``self.np_random`` (and a random window when ``crop`` is
+    set); s_0 is its non-enhanced image. ``reset(options={"index": i})`` picks pair ``i`` of the split.
+
+    ## Episode End
+    ``terminated`` is True after ``episode_length`` steps: the synthesis is defined as the image after T steps
+    and nothing follows it (the paper and PixelRL do not bootstrap past the last step). ``truncated`` is always
+    False here; a ``TimeLimit`` (``max_episode_steps``) shorter than the episode truncates it.
+
+    ## Arguments
+    ``gymnasium.make("PixGRL-v0", config=None, render_mode=None, **overrides)``: ``config`` an
+    :class:`~pixgrl_env.config.EnvConfig`, a preset name or a dict; ``overrides`` replace its fields, and
+    ``dataset=`` may also be a ready :class:`~pixgrl_env.data.PairDataset` (e.g. your own) instead of a name.
+
+    >>> import gymnasium as gym, pixgrl_env
+    >>> env = gym.make("PixGRL-v0", crop=64, dataset_kwargs={"size": 128})
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape
+    (1, 64, 64)
+
+    ## Vectorized environment
+    ``gymnasium.make_vec("PixGRL-v0", num_envs=N)`` returns :class:`PixGRLVectorEnv`, which steps all N episodes
+    as one torch batch on ``config.device`` with the same results as N single envs.
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, config: EnvConfig | str | dict[str, Any] | None = None, render_mode: str | None = None,
+                 **overrides: Any):
+        self.config, dataset = resolve_config(config, overrides)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.source = PairSource(self.config, dataset)
+        self.device = torch.device(self.config.device)
+        self._batch = EpisodeBatch(self.config, self.source, 1, self.device)
+        h, w = self.source.shape
+        self.observation_space = spaces.Box(0.0, 1.0, (self.config.n_channels, h, w), np.float32)
+        self.action_space = spaces.MultiDiscrete(np.full((h, w), self.config.n_actions, dtype=np.int64))
+        self._started = False
+        self._last_reward: np.ndarray | None = None
+
+    @property
+    def pair(self) -> Pair:
+        """The pair of the current episode (uncropped)."""
+        if not self._started:
+            raise RuntimeError("no episode yet: call reset() first")
+        return self.source.pair(self._batch.starts[0].index)  # type: ignore[union-attr]
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if set(options) - {"index"}:
+            raise ValueError(f"unknown reset options {sorted(set(options) - {'index'})}; expected only 'index'")
+        start = self.source.sample(self.np_random, options.get("index"))
+        self._batch.load(np.array([0]), [start])
+        self._started = True
+        self._last_reward = None
+        info = {"pair_index": start.index, "crop_origin": (start.top, start.left)}
+        return self._obs(), info
+
+    def step(self, action: np.ndarray):
+        if not self._started:
+            raise RuntimeError("step() called before reset()")
+        if self._batch.t[0] >= self.config.episode_length:
+            raise RuntimeError(f"the episode ended after {self.config.episode_length} steps: call reset()")
+        a = check_actions(action, self.action_space.shape, self.config.n_actions, self.device)
+        result = self._batch.step(a.unsqueeze(0))
+        reward_map = result.reward[0].cpu().numpy()
+        self._last_reward = reward_map
+        info = {
+            "reward_map": reward_map.copy(),
+            "reward_pixel": result.pixel[0].cpu().numpy(),
+            "reward_region": result.region[0].cpu().numpy(),
+        }
+        terminated = bool(self._batch.t[0] >= self.config.episode_length)
+        return self._obs(), float(reward_map.mean(dtype=np.float64)), terminated, False, info
+
+    def _obs(self) -> np.ndarray:
+        return self._batch.observe()[0].cpu().numpy()
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' to make()")
+            return None
+        if not self._started:
+            raise RuntimeError("render() called before reset()")
+        b = self._batch
+        reward = self._last_reward[0] if self._last_reward is not None else np.zeros(self.source.shape, np.float32)
+        return render_frame(b.original[0, 0].cpu().numpy(), b.image[0, 0].cpu().numpy(),
+                            b.target[0, 0].cpu().numpy(), reward)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The native vector environment
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class PixGRLVectorEnv(VectorEnv):
+    """``num_envs`` PixGRL-v0 episodes stepped as one torch batch on ``config.device``.
+
+    Same task, spaces and seeding as ``num_envs`` :class:`PixGRLEnv` (sub-env ``i`` seeded with ``seed + i``, as
+    ``SyncVectorEnv`` does), so trajectories are identical; Gymnasium's autoreset in ``config.autoreset_mode``:
+
+    * ``"next_step"`` (default): the step after an episode ends resets that sub-env; its reward is 0, its
+      ``terminated``/``truncated`` False, and its actions are ignored.
+    * ``"same_step"``: an ending step returns the new episode's first observation; the last observation and info
+      are in ``infos["final_obs"]`` / ``infos["final_info"]`` (Stable-Baselines3's convention).
+
+    ``reset(options={"reset_mask": mask})`` resets only the sub-envs where the bool ``(num_envs,)`` mask is True.
+
+    Args:
+        num_envs: Number of episodes in the batch.
+        config, **overrides: as for :class:`PixGRLEnv` (``dataset=`` a name or a ready dataset).
+        output: ``"numpy"`` (default) or ``"torch"``: with ``"torch"``, observations, rewards, flags and info maps
+            are tensors on ``config.device`` (``_key`` masks stay numpy), so a GPU agent never copies to the host.
+        max_episode_steps: A time limit (Gymnasium's ``make_vec`` passes the registered one): an episode longer than
+            this is truncated. None: no limit besides ``episode_length``.
+        render_mode: None or ``"rgb_array"`` (a list of frames, one per sub-env).
+
+    Info keys (batched with ``_key`` masks, as Gymnasium's vector envs do): ``reward_map``, ``reward_pixel``,
+    ``reward_region`` ``(num_envs, 1, H, W)`` for sub-envs that stepped; ``pair_index`` ``(num_envs,)`` for those
+    that were reset.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4, "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, num_envs: int = 1, config: EnvConfig | str | dict[str, Any] | None = None,
+                 output: str = "numpy", max_episode_steps: int | None = None, render_mode: str | None = None,
+                 **overrides: Any):
+        if not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        if output not in ("numpy", "torch"):
+            raise ValueError(f"output must be 'numpy' or 'torch', got {output!r}")
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps must be None or an int >= 1, got {max_episode_steps!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.config, dataset = resolve_config(config, overrides)
+        self.metadata = {**self.metadata, "autoreset_mode": AutoresetMode(
+            {"next_step": "NextStep", "same_step": "SameStep"}[self.config.autoreset_mode])}
+        self.num_envs, self.output, self.render_mode = num_envs, output, render_mode
+        self.max_episode_steps = max_episode_steps
+        self.device = torch.device(self.config.device)
+        self.source = PairSource(self.config, dataset)
+        self._batch = EpisodeBatch(self.config, self.source, num_envs, self.device)
+        h, w = self.source.shape
+        self.single_observation_space = spaces.Box(0.0, 1.0, (self.config.n_channels, h, w), np.float32)
+        self.single_action_space = spaces.MultiDiscrete(np.full((h, w), self.config.n_actions, dtype=np.int64))
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._rngs: list[np.random.Generator] = []
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+        self._last_reward: Tensor | None = None
+
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed if isinstance(seed, int) else None)
+        if seed is None:
+            seeds: list[int | None] = [None] * self.num_envs
+        elif isinstance(seed, int):
+            seeds = [seed + i for i in range(self.num_envs)]
+        else:
+            if len(seed) != self.num_envs:
+                raise ValueError(f"seed list has {len(seed)} entries, expected num_envs={self.num_envs}")
+            seeds = list(seed)
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        if mask is None:
+            mask = np.ones(self.num_envs, dtype=bool)
+        else:
+            mask = np.asarray(mask)
+            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_:
+                raise ValueError(f"options['reset_mask'] must be a bool array of shape ({self.num_envs},), "
+                                 f"got {mask.dtype} {mask.shape}")
+        if not self._rngs and not mask.all():
+            raise RuntimeError("the first reset() must reset every sub-env (no reset_mask)")
+        if not self._rngs:
+            self._rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
+        for i in np.flatnonzero(mask):
+            if seeds[i] is not None or not self._rngs:
+                self._rngs[i] = seeding.np_random(seeds[i])[0]
+        indices = options.pop("indices", None)
+        if options:
+            raise ValueError(f"unknown reset options {sorted(options)}; expected 'reset_mask' and/or 'indices'")
+        slots = np.flatnonzero(mask)
+        if indices is not None and len(indices) != len(slots):
+            raise ValueError(f"options['indices'] has {len(indices)} entries for {len(slots)} sub-envs being reset")
+        starts = [self.source.sample(self._rngs[i], None if indices is None else indices[k])
+                  for k, i in enumerate(slots)]
+        self._batch.load(slots, starts)
+        self._needs_reset[slots] = False
+        self._last_reward = None
+        return self._out(self._batch.observe()), self._reset_info(mask)
+
+    def step(self, actions: Any):
+        if not self._rngs:
+            raise RuntimeError("step() called before reset()")
+        b, cfg = self._batch, self.config
+        a = check_actions(actions, self.action_space.shape, cfg.n_actions, self.device)
+        # Next-step autoreset: sub-envs that ended on the previous call ignore their actions and restart.
+        restarting = self._needs_reset.copy()
+        stepping = ~restarting
+        result = b.step(a)
+        self._restart(np.flatnonzero(restarting))
+        reward_map = result.reward
+        if restarting.any():
+            reward_map = torch.where(torch.as_tensor(stepping, device=self.device).view(-1, 1, 1, 1), reward_map, 0.0)
+        self._last_reward = reward_map
+        rewards = reward_map.mean(dim=(1, 2, 3), dtype=torch.float64)
+        terminated = stepping & (b.t >= cfg.episode_length)
+        truncated = stepping & ~terminated
+        truncated &= False if self.max_episode_steps is None else b.t >= self.max_episode_steps
+        done = terminated | truncated
+        step_info = {}
+        for key, value in (("reward_map", reward_map), ("reward_pixel", result.pixel),
+                           ("reward_region", result.region)):
+            step_info[key], step_info[f"_{key}"] = self._out(value), stepping.copy()
+        infos = {**step_info, **self._reset_info(restarting)}
+        if cfg.autoreset_mode == "same_step" and done.any():
+            final_obs = b.observe()
+            infos["final_obs"] = np.empty(self.num_envs, dtype=object)
+            for i in np.flatnonzero(done):
+                infos["final_obs"][i] = self._out(final_obs[i])
+            infos["final_info"] = {k: (v & done if k.startswith("_") else v) for k, v in step_info.items()}
+            infos["_final_obs"] = infos["_final_info"] = done
+            for key in ("reward_map", "reward_pixel", "reward_region"):
+                infos[f"_{key}"] = stepping & ~done
+            self._restart(np.flatnonzero(done))
+            infos.update(self._reset_info(done | restarting))
+        else:
+            self._needs_reset = done
+        obs = b.observe()
+        return self._out(obs), self._out(rewards), self._flags(terminated), self._flags(truncated), infos
+
+    def _restart(self, slots: np.ndarray) -> None:
+        self._batch.load(slots, [self.source.sample(self._rngs[i]) for i in slots])
+
+    def render(self) -> list[np.ndarray] | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+            return None
+        if not self._rngs:
+            raise RuntimeError("render() called before reset()")
+        b = self._batch
+        reward = self._last_reward if self._last_reward is not None else torch.zeros_like(b.image)
+        return [render_frame(*(x[i, 0].cpu().numpy() for x in (b.original, b.image, b.target, reward)))
+                for i in range(self.num_envs)]
+
+    def _reset_info(self, mask: np.ndarray) -> dict[str, Any]:
+        """``pair_index`` of the sub-envs in ``mask`` (those that started an episode on this call)."""
+        index = np.array([s.index if s is not None else -1 for s in self._batch.starts], dtype=np.int64)
+        return {"pair_index": np.where(mask, index, 0), "_pair_index": mask.copy()}
+
+    def _out(self, x: Tensor) -> Any:
+        return x if self.output == "torch" else x.cpu().numpy()
+
+    def _flags(self, x: np.ndarray) -> Any:
+        return torch.as_tensor(x, device=self.device) if self.output == "torch" else x
+
+    def __repr__(self) -> str:
+        return f"PixGRLVectorEnv(num_envs={self.num_envs}, device={self.device}, output={self.output!r})"

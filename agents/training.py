@@ -1,0 +1,141 @@
+"""Pieces every trainer shares: seeding, the run folder, logging with a progress bar, envs, and a quick eval.
+
+Trainers (``agents.a2c``, ``baselines.*``) stay readable single files on top of these, CleanRL-style.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pixgrl_env.config import EnvConfig
+from pixgrl_env.env import PixGRLVectorEnv
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, numpy and torch (the one seeding block of a run); optionally make cuDNN deterministic."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else as given (an unavailable CUDA raises)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'cpu' or 'auto'")
+    return dev
+
+
+def make_train_env(env_config: EnvConfig, num_envs: int, device: torch.device, seed: int) -> PixGRLVectorEnv:
+    """The native vector env with torch outputs on ``device`` (no host round-trip per step), reset with ``seed``."""
+    env = PixGRLVectorEnv(num_envs, env_config.replace(device=str(device)), output="torch")
+    env.reset(seed=seed)
+    return env
+
+
+def write_config(run_dir: Path, **configs: Any) -> None:
+    """Write the resolved configs of a run to ``run_dir/config.json``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    out = {k: (v.to_dict() if hasattr(v, "to_dict") else dataclasses.asdict(v)) for k, v in configs.items()}
+    (run_dir / "config.json").write_text(json.dumps(out, indent=2, sort_keys=True, default=str))
+
+
+class RunLogger:
+    """TensorBoard scalars/images plus a tqdm progress bar with steps/s and ETA.
+
+    Args:
+        run_dir: TensorBoard event files go to ``run_dir/tb``.
+        total: The step budget (for the bar's ETA).
+        initial: Steps already done (when resuming).
+        hparams: Shown once as a Markdown table under the ``hyperparameters`` text tag.
+        enabled: False to write nothing and show no bar (e.g. non-zero ranks under torchrun).
+    """
+
+    def __init__(self, run_dir: Path, total: int, initial: int = 0, hparams: dict[str, Any] | None = None,
+                 enabled: bool = True, desc: str = "train"):
+        from torch.utils.tensorboard import SummaryWriter
+        from tqdm.auto import tqdm
+
+        self.enabled = enabled
+        self.writer = SummaryWriter(str(run_dir / "tb")) if enabled else None
+        self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True, disable=not enabled)
+        if self.writer is not None and hparams:
+            table = "\n".join(f"|{k}|{v}|" for k, v in sorted(hparams.items()))
+            self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
+        self._t0, self._n0 = time.perf_counter(), initial
+
+    def scalars(self, step: int, **values: float) -> None:
+        """Log ``group/name=value`` scalars (keys use ``__`` for ``/``, e.g. ``losses__policy``)."""
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(key.replace("__", "/"), float(value), step)
+
+    def images(self, tag: str, images: Tensor, step: int) -> None:
+        """Log an ``(N, 1, H, W)`` batch in [0, 1] as one grid image."""
+        if self.writer is not None:
+            self.writer.add_image(tag, image_grid(images.detach().float().clamp(0, 1).cpu()), step)
+
+    def advance(self, n: int, **postfix: float) -> None:
+        self.bar.update(n)
+        if postfix:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+
+    def steps_per_second(self, done: int) -> float:
+        return (done - self._n0) / max(time.perf_counter() - self._t0, 1e-9)
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def image_grid(images: Tensor, ncol: int | None = None) -> Tensor:
+    """Tile ``(N, 1, H, W)`` images into one ``(1, rows·H, ncol·W)`` image (no torchvision needed)."""
+    n, _, h, w = images.shape
+    ncol = ncol or n
+    rows = -(-n // ncol)
+    grid = images.new_zeros(1, rows * h, ncol * w)
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        grid[:, r * h:(r + 1) * h, c * w:(c + 1) * w] = images[i]
+    return grid
+
+
+def eval_pairs(env_config: EnvConfig, n: int) -> Iterator[tuple[Tensor, Tensor]]:
+    """The first ``n`` whole ``(input, target)`` pairs ``(1, 1, H, W)`` of the config's held-out (test) fold."""
+    from pixgrl_env.env import PairSource
+
+    source = PairSource(env_config.replace(split="test", crop=None, cache_size=0))
+    for i in range(min(n, len(source))):
+        pair = source.pair(i)
+        yield torch.from_numpy(pair.input)[None, None], torch.from_numpy(pair.target)[None, None]
+
+
+def quick_eval(agent: Any, env_config: EnvConfig, n: int = 8) -> dict[str, float]:
+    """Mean SSIM and PSNR of ``agent.synthesize`` and of the identity on ``n`` test-fold pairs (for logging)."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    rows = []
+    for x, y in eval_pairs(env_config, n):
+        synth = agent.synthesize(x.to(agent.device)).cpu()[0, 0].numpy()
+        xs, ys = x[0, 0].numpy(), y[0, 0].numpy()
+        rows.append((structural_similarity(synth, ys, data_range=1.0),
+                     peak_signal_noise_ratio(ys, synth, data_range=1.0),
+                     structural_similarity(xs, ys, data_range=1.0)))
+    ssim, psnr, ssim_id = (float(np.mean(c)) for c in zip(*rows))
+    return {"ssim": ssim, "psnr": psnr, "ssim_identity": ssim_id}

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 MODES = ("product", "literal")
-CROSS_SEGMENT_EXPONENT = 0.5
+S_CROSS = 0.5
 """The value of ``S`` for two pixels in different superpixels (1 inside one superpixel)."""
 
 
@@ -186,8 +186,9 @@ def adjacency_weights(
         nb = padded[:, r + dy : r + dy + h, r + dx : r + dx + w]
         same = nb == lab
         g = gauss[k]
-        cross = g * CROSS_SEGMENT_EXPONENT if mode == "product" else g**CROSS_SEGMENT_EXPONENT
-        adj[:, k] = torch.where(same, g, cross) * (nb >= 0)
+        cross = g * S_CROSS if mode == "product" else g**S_CROSS
+        inside_w, cross_w = (torch.tensor(v, dtype=work, device=labels.device) for v in (g, cross))
+        adj[:, k] = torch.where(same, inside_w, cross_w) * (nb >= 0)
 
     if not normalize:
         return adj.to(dtype)

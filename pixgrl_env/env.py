@@ -83,6 +83,32 @@ def initial_distance(image: Tensor, target: Tensor, config: EnvConfig) -> Tensor
     return _distance(image, target, config)
 
 
+def observation(image: Tensor, original: Tensor, time: Tensor, conditioning: tuple[str, ...],
+                extra: Tensor | None = None) -> Tensor:
+    """Build observations: the current image, then the conditioning channels in order.
+
+    Args:
+        image: ``(N, 1, H, W)`` the current states s_t.
+        original: ``(N, 1, H, W)`` the episodes' inputs s_0 (channel ``"input"``).
+        time: ``(N,)`` t / episode_length (channel ``"time"``).
+        conditioning: Channel names (:data:`~pixgrl_env.config.BUILTIN_CONDITIONING` or ``"extra:<name>"``).
+        extra: ``(N, E, H, W)`` the ``"extra:*"`` modalities, in the order they appear in ``conditioning``.
+
+    Returns:
+        ``(N, C, H, W)`` float32, a new tensor.
+    """
+    channels = [image]
+    extras = iter(extra.split(1, dim=1)) if extra is not None else iter(())
+    for c in conditioning:
+        if c == "input":
+            channels.append(original)
+        elif c == "time":
+            channels.append(time.to(image).view(-1, 1, 1, 1).expand_as(image))
+        else:
+            channels.append(next(extras))
+    return torch.cat(channels, dim=1) if len(channels) > 1 else image.clone()
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Episodes: loading pairs, sampling crops, holding N episodes as one batch
 # ----------------------------------------------------------------------------------------------------------------
@@ -243,17 +269,9 @@ class EpisodeBatch:
 
     def observe(self) -> Tensor:
         """``(N, C, H, W)`` float32 in [0, 1]: the current image, then the conditioning channels in config order."""
-        channels = [self.image]
-        extra = iter(self.extra.split(1, dim=1))
-        for c in self.config.conditioning:
-            if c == "input":
-                channels.append(self.original)
-            elif c == "time":
-                frac = torch.as_tensor(self.t / self.config.episode_length, dtype=torch.float32, device=self.device)
-                channels.append(frac.view(-1, 1, 1, 1).expand_as(self.image))
-            else:
-                channels.append(next(extra))
-        return torch.cat(channels, dim=1) if len(channels) > 1 else self.image.clone()
+        t = torch.as_tensor(self.t, dtype=torch.float32, device=self.device)
+        return observation(self.image, self.original, t / self.config.episode_length, self.config.conditioning,
+                           self.extra)
 
     def step(self, actions: Tensor) -> StepResult:
         """Advance every episode by one step with ``actions`` ``(N, H, W)`` int64 (validated by the caller)."""

@@ -1,0 +1,512 @@
+"""The paper's ablations as named experiments: train every variant at a set budget, evaluate, one combined table.
+
+    >>> from pixgrl_env.ablations import run_ablation
+    >>> run_ablation("table5-lambda", budget=20_000, out_dir="ablations/lambda",
+    ...              dataset="phantom", dataset_kwargs={"size": 128})  # doctest: +SKIP
+
+Experiments (:data:`ABLATIONS`; the paper's numbers, where it gives them, go in the table's "paper" columns):
+
+- ``table3``: the backbone of the Pix-GRL agent (Table 3): graph (Pix-GRL), cnn, dilated, unet, fcn8s, resnet18,
+  set as the ``"pixgrl"`` agent's ``Config.backbone``.
+- ``table5-step``: the action step size ×±S, S in 1.5, 1.2, 1.1, 1.07, 1.05, 1.01 (``factors`` presets
+  ``stepS`` of :data:`~pixgrl_env.config.ACTION_PRESETS`).
+- ``table5-actions``: the number of actions, 3, 5 or 7 (presets ``n3``, ``n5``, ``n7``).
+- ``table5-lambda``: λ, the region reward weight, in 0.05, 0.1, 0.2, 0.3, 0.5, 1, 1.5 (the paper lists 0.3 in the
+  text but reports no number for it).
+- ``table5-patch``: the region reward's patch side, 2, 4, 8, 16, 32, 64.
+- ``fig16-reward``: pixel-level reward only (λ = 0), region-level only (pixel weight 0), dual (Fig. 16).
+- ``fig16-distance``: the region distance, Wasserstein-1 vs KL, JS and MSE (section 5.7).
+- ``episode-length``: T in 3, 5, 10, 20, an axis of this project: longer episodes lift the reachability cap of
+  the paper's action set (``paper/NOTES.md``, "Reachability").
+
+Every variant starts from the same base (the agent's ``preset`` Config and the paper's :class:`EnvConfig`, plus
+the user's overrides) and changes one setting. :func:`run_ablation` trains each at ``budget`` (the Config field
+``budget_field``, ``total_timesteps`` by default: image-steps), evaluates it on the held-out fold with
+:func:`pixgrl_env.evaluation.evaluate` (whole images), next to the oracle of its own task (the reachable ceiling,
+which changes with the action set and T), and writes ``ablation.md`` and ``ablation.json`` to ``out_dir``. A
+variant whose folder holds a checkpoint is resumed by its trainer (``resume=True``), so an interrupted ablation
+continues where it stopped. The lesion classifier of the diagnosis metrics is fitted once and shared.
+
+Budgets in the paper (80,000 epochs on 4 GPUs) are far beyond a CPU; small budgets rank variants only roughly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pixgrl_env.config import ACTION_PRESETS, ENV_PRESETS, EnvConfig
+
+FORMAT = "pixgrl-ablation-v1"
+#: Names of the training-budget field in the agents' Configs, tried in order (a2c: ``total_steps``; RL baselines:
+#: ``total_timesteps``; supervised: ``steps``).
+BUDGET_FIELDS: tuple[str, ...] = ("total_steps", "total_timesteps", "steps")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One setting of an ablation.
+
+    Attributes:
+        name: Short id, also the variant's folder name.
+        label: What the setting is, for tables.
+        config: Overrides of the agent's Config (e.g. ``{"backbone": "unet"}``).
+        env: Overrides of the :class:`EnvConfig` (e.g. ``{"lam": 0.5}``).
+        paper: The paper's reported values for this setting, keyed like our metrics (e.g. ``{"ssim": 0.85}``).
+    """
+
+    name: str
+    label: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, Any] = field(default_factory=dict)
+    paper: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """A named experiment: one axis, its variants, and where the paper reports it."""
+
+    name: str
+    title: str
+    source: str
+    variants: tuple[Variant, ...]
+    agent: str = "pixgrl"
+
+    def variant(self, name: str) -> Variant:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise ValueError(f"ablation {self.name!r} has no variant {name!r}; variants: {self.names}")
+
+    @property
+    def names(self) -> list[str]:
+        return [v.name for v in self.variants]
+
+
+def _step(s: str, ssim: float) -> Variant:
+    return Variant(f"step{s}", f"×±{s}", env={"factors": ACTION_PRESETS[f"step{s}"]}, paper={"ssim": ssim})
+
+
+_TABLE3_PAPER = {  # Table 3: SSIM (overall), Dice (segmentation), PCC (tumour size)
+    "graph": (0.85, 0.8362, 0.92), "fcn8s": (0.80, 0.7951, 0.89), "unet": (0.81, 0.7917, 0.88),
+    "resnet18": (0.82, 0.8005, 0.90), "dilated": (0.83, 0.8120, 0.90), "cnn": (0.77, 0.8014, 0.88),
+}
+_BACKBONE_LABELS = {"graph": "graph conv (Pix-GRL)", "cnn": "CNN", "dilated": "dilated CNN", "unet": "U-Net",
+                    "fcn8s": "FCN-8s", "resnet18": "ResNet-18"}
+
+#: Every named ablation.
+ABLATIONS: dict[str, Ablation] = {
+    "table3": Ablation("table3", "Backbone of the agent", "Table 3", tuple(
+        Variant(b, _BACKBONE_LABELS[b], config={"backbone": b},
+                paper=dict(zip(("ssim", "dice", "size_pcc"), _TABLE3_PAPER[b])))
+        for b in ("graph", "cnn", "dilated", "unet", "fcn8s", "resnet18"))),
+    "table5-step": Ablation("table5-step", "Action step size", "Table 5", tuple(
+        _step(s, v) for s, v in (("1.5", 0.69), ("1.2", 0.76), ("1.1", 0.75), ("1.07", 0.80), ("1.05", 0.85),
+                                 ("1.01", 0.55)))),
+    "table5-actions": Ablation("table5-actions", "Number of actions", "Table 5", tuple(
+        Variant(n, f"{len(ACTION_PRESETS[n])} actions: " + ", ".join(f"×{f:g}" for f in ACTION_PRESETS[n]),
+                env={"factors": ACTION_PRESETS[n]}, paper={"ssim": v})
+        for n, v in (("n3", 0.85), ("n5", 0.78), ("n7", 0.76)))),
+    "table5-lambda": Ablation("table5-lambda", "Region reward weight λ", "Table 5", tuple(
+        Variant(f"lam{lam:g}", f"λ = {lam:g}", env={"lam": lam}, paper={} if v is None else {"ssim": v})
+        for lam, v in ((0.05, 0.82), (0.1, 0.84), (0.2, 0.85), (0.3, None), (0.5, 0.78), (1.0, 0.77),
+                       (1.5, 0.77)))),
+    "table5-patch": Ablation("table5-patch", "Region reward patch size", "Table 5", tuple(
+        Variant(f"patch{p}", f"{p}×{p}", env={"patch": p}, paper={"ssim": v})
+        for p, v in ((2, 0.80), (4, 0.80), (8, 0.84), (16, 0.85), (32, 0.82), (64, 0.83)))),
+    "fig16-reward": Ablation("fig16-reward", "Pixel, region and dual rewards", "Fig. 16", (
+        Variant("pixel", "pixel-level only (λ = 0)", env={"lam": 0.0}),
+        Variant("region", "region-level only (pixel weight 0)", env={"pixel_weight": 0.0}),
+        Variant("dual", "dual (pixel + λ·region)", env={}),
+    )),
+    "fig16-distance": Ablation("fig16-distance", "Region reward distance", "section 5.7 (Fig. 16)", tuple(
+        Variant(d, label, env={"distance": d}) for d, label in (
+            ("wasserstein", "Wasserstein-1"), ("kl", "KL divergence"), ("js", "Jensen-Shannon"), ("mse", "MSE")))),
+    "episode-length": Ablation("episode-length", "Episode length T", "this project (reachability)", tuple(
+        Variant(f"T{t}", f"T = {t}", env={"episode_length": t}) for t in (3, 5, 10, 20))),
+}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Building the runs
+# ----------------------------------------------------------------------------------------------------------------
+def get_ablation(name: str) -> Ablation:
+    """The ablation ``name`` of :data:`ABLATIONS`."""
+    if name not in ABLATIONS:
+        raise ValueError(f"unknown ablation {name!r}; expected one of {sorted(ABLATIONS)}")
+    return ABLATIONS[name]
+
+
+def _config_fields(config_cls: Any) -> set[str]:
+    return {f.name for f in dataclasses.fields(config_cls)} if dataclasses.is_dataclass(config_cls) else set()
+
+
+def budget_field_of(config_cls: Any) -> str:
+    """The budget field of an agent Config: the first of :data:`BUDGET_FIELDS` it has."""
+    fields = _config_fields(config_cls)
+    for name in BUDGET_FIELDS:
+        if name in fields:
+            return name
+    raise ValueError(f"{config_cls.__module__}.{config_cls.__name__} has none of the budget fields {BUDGET_FIELDS}; "
+                     f"pass budget_field= one of its fields {sorted(fields)}")
+
+
+def build_config(agent: str, variant: Variant, budget: int, *, preset: str | None = "quick",
+                 overrides: Mapping[str, Any] | None = None, budget_field: str | None = None,
+                 seed: int | None = None, device: str | None = None) -> Any:
+    """The agent Config of one variant: ``preset`` + ``overrides`` + the variant's changes + budget/seed/device.
+
+    Raises:
+        ValueError: the agent's Config has no ``budget_field`` (or an override names an unknown field).
+    """
+    from agents.registry import agent_module
+
+    module = agent_module(agent)
+    cls = module.Config
+    fields = _config_fields(cls)
+    budget_field = budget_field or budget_field_of(cls)
+    if budget_field not in fields:
+        raise ValueError(f"{module.__name__}.Config has no budget field {budget_field!r}; pass budget_field= one "
+                         f"of its fields {sorted(fields)}")
+    values = {**dict(overrides or {}), **dict(variant.config), budget_field: int(budget)}
+    if seed is not None and "seed" in fields:
+        values["seed"] = int(seed)
+    if device is not None and "device" in fields:
+        values["device"] = device
+    unknown = set(values) - fields
+    if unknown:
+        raise ValueError(f"{module.__name__}.Config has no fields {sorted(unknown)}")
+    if preset is not None and hasattr(cls, "preset"):
+        return cls.preset(preset, **values)
+    return cls(**values)
+
+
+def base_env_config(agent: str, preset: str | None) -> EnvConfig:
+    """The env an agent preset is meant for (the agent module's ``env_config_for(preset)``, e.g. a2c's ``quick``:
+    64×64 crops of 128×128 phantom slices), else the paper's :class:`EnvConfig`."""
+    from agents.registry import agent_module
+
+    try:
+        module = agent_module(agent)
+    except (ValueError, ImportError):
+        return EnvConfig.preset("paper")
+    env_for = getattr(module, "env_config_for", None)
+    if preset is not None and callable(env_for):
+        try:
+            return env_for(preset)
+        except ValueError:
+            pass
+    return EnvConfig.preset("paper")
+
+
+def build_env_config(variant: Variant, base: EnvConfig | str | Mapping[str, Any] | None = None, *,
+                     dataset: str | None = None, dataset_kwargs: Mapping[str, Any] | None = None, fold: int = 0,
+                     n_folds: int = 5, split_seed: int = 0) -> EnvConfig:
+    """The training :class:`EnvConfig` of one variant: the base, the data split, then the variant's changes.
+
+    ``dataset``/``dataset_kwargs`` None keep the base's.
+    """
+    if base is None:
+        cfg = EnvConfig.preset("paper")
+    elif isinstance(base, EnvConfig):
+        cfg = base
+    elif isinstance(base, str):
+        cfg = EnvConfig.preset(base)
+    elif isinstance(base, Mapping):
+        cfg = EnvConfig.from_dict(dict(base))
+    else:
+        raise TypeError(f"env_config must be an EnvConfig, a preset name in {sorted(ENV_PRESETS)}, a dict or None, "
+                        f"got {type(base).__name__}")
+    return cfg.replace(dataset=cfg.dataset if dataset is None else dataset,
+                       dataset_kwargs=dict(cfg.dataset_kwargs if dataset_kwargs is None else dataset_kwargs),
+                       split="train", fold=fold, n_folds=n_folds, split_seed=split_seed, **dict(variant.env))
+
+
+TrainFn = Callable[[Variant, Any, EnvConfig, Path, bool], Any]
+
+
+def _default_train(agent: str) -> TrainFn:
+    from agents.registry import agent_module
+
+    module = agent_module(agent)
+
+    def train(variant: Variant, config: Any, env_config: EnvConfig, run_dir: Path, resume: bool) -> Any:
+        return module.train(config, env_config, run_dir, resume=resume)
+
+    return train
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Running
+# ----------------------------------------------------------------------------------------------------------------
+def run_ablation(name: str, budget: int, out_dir: str | Path, *, variants: Sequence[str] | None = None,
+                 agent: str | None = None, preset: str | None = "quick",
+                 config_overrides: Mapping[str, Any] | None = None,
+                 env_config: EnvConfig | str | Mapping[str, Any] | None = None, dataset: str | None = None,
+                 dataset_kwargs: Mapping[str, Any] | None = None, fold: int = 0, n_folds: int = 5,
+                 split_seed: int = 0, max_pairs: int | None = None, device: str = "auto", seed: int | None = 0,
+                 budget_field: str | None = None, with_oracle: bool = True, resume: bool = True,
+                 classifier: Any = "fit", progress: bool = True, train_fn: TrainFn | None = None) -> dict[str, Any]:
+    """Train every variant of ablation ``name`` at ``budget``, evaluate each, and write one combined table.
+
+    Args:
+        name: A key of :data:`ABLATIONS`.
+        budget: Training budget per variant, in units of the Config's ``budget_field`` (image-steps).
+        out_dir: ``out_dir/<variant>/`` gets each run (checkpoint, logs, ``eval/``); ``out_dir/ablation.md`` and
+            ``out_dir/ablation.json`` the combined table.
+        variants: Run only these variant names (default: all, in the paper's order).
+        agent: Registry name of the agent to train (default: the ablation's, ``"pixgrl"``).
+        preset: The agent Config preset every variant starts from (``None``: the Config's defaults).
+        config_overrides: Further Config overrides shared by every variant (e.g. ``{"num_envs": 2}``).
+        env_config: Base :class:`EnvConfig` (an object, preset name or dict); default: the env the agent's
+            ``preset`` is meant for (:func:`base_env_config`), else the paper's.
+        dataset, dataset_kwargs: Training and evaluation data (a dataset name and its arguments); None: the base
+            env config's.
+        fold, n_folds, split_seed: Train on the other folds, evaluate on fold ``fold``.
+        max_pairs: Evaluate on at most this many test pairs.
+        device: Torch device for training and evaluation.
+        seed: Training seed of every variant (the Config's ``seed`` field), or None to keep the preset's.
+        budget_field: The Config field that holds the budget (default: the first of :data:`BUDGET_FIELDS`).
+        with_oracle: Also evaluate the oracle of each variant's task (its reachable ceiling).
+        resume: Let the trainer resume from a checkpoint in a variant's folder (False: retrain from scratch).
+        classifier: As for :func:`~pixgrl_env.evaluation.evaluate`; ``"fit"`` fits once on the train split.
+        progress: Progress bars.
+        train_fn: ``train_fn(variant, config, env_config, run_dir, resume) -> Agent`` instead of the registry's
+            trainer (for custom agents or tests).
+
+    Returns:
+        The content of ``ablation.json``: per variant its settings, paper values, aggregates, dataset metrics,
+        oracle SSIM and training time; plus ``table`` (the Markdown).
+    """
+    from agents.training import resolve_device
+    from pixgrl_env.data import make_dataset, split_dataset
+    from pixgrl_env.evaluation import build_reference_agent, evaluate, fit_classifier, versions, write_json
+
+    ablation = get_ablation(name)
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ValueError(f"budget must be an int >= 1 (training steps per variant), got {budget!r}")
+    if dataset is not None and not isinstance(dataset, str):
+        raise TypeError(f"dataset must be a dataset name (trainers rebuild it from their env_config), got "
+                        f"{type(dataset).__name__}")
+    selected = list(ablation.variants) if variants is None else [ablation.variant(v) for v in variants]
+    if not selected:
+        raise ValueError("variants is empty")
+    if len({v.name for v in selected}) != len(selected):
+        raise ValueError(f"variants has duplicates: {variants}")
+    agent = agent or ablation.agent
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = resolve_device(device)
+    train = train_fn or _default_train(agent)
+    if env_config is None:
+        env_config = base_env_config(agent, preset)
+
+    # Build every config first, so a bad override fails before any training.
+    plans = []
+    for v in selected:
+        env_cfg = build_env_config(v, env_config, dataset=dataset, dataset_kwargs=dataset_kwargs, fold=fold,
+                                   n_folds=n_folds, split_seed=split_seed)
+        cfg = build_config(agent, v, budget, preset=preset, overrides=config_overrides, budget_field=budget_field,
+                           seed=seed, device=str(dev)) if train_fn is None else _maybe_config(
+            agent, v, budget, preset, config_overrides, budget_field, seed, str(dev))
+        plans.append((v, cfg, env_cfg))
+
+    dataset, ds_kwargs = plans[0][2].dataset, dict(plans[0][2].dataset_kwargs)
+    if dataset == "custom":
+        raise ValueError("the env config's dataset is 'custom' (an object): pass dataset= a dataset name")
+    budget_field = budget_field or (budget_field_of(type(plans[0][1])) if dataclasses.is_dataclass(plans[0][1])
+                                    else "budget")
+    clf = classifier
+    if classifier == "fit":
+        full = make_dataset(dataset, **ds_kwargs)
+        clf, _ = fit_classifier(split_dataset(full, "train", fold, n_folds, split_seed), progress=progress)
+
+    entries = []
+    for v, cfg, env_cfg in plans:
+        run_dir = out / v.name
+        had_ckpt = (run_dir / "checkpoint.pt").is_file()
+        t0 = time.perf_counter()
+        trained = train(v, cfg, env_cfg, run_dir, resume and had_ckpt)
+        train_s = time.perf_counter() - t0
+        agents: dict[str, Any] = {v.name: trained}
+        if with_oracle:
+            agents["oracle"] = build_reference_agent("oracle", env_cfg.replace(crop=None), dev)
+        res = evaluate(agents, dataset, dataset_kwargs=ds_kwargs, split="test", fold=fold, n_folds=n_folds,
+                       split_seed=split_seed, out_dir=run_dir / "eval", device=str(dev), max_pairs=max_pairs,
+                       figures=False, progress=progress, classifier=clf)
+        entries.append({
+            "name": v.name, "label": v.label, "config_overrides": dict(v.config), "env_overrides": dict(v.env),
+            "paper": dict(v.paper), "run_dir": str(run_dir), "resumed": bool(resume and had_ckpt),
+            "train_seconds": train_s,
+            "config": _config_dict(cfg),
+            "env_config": env_cfg.to_dict(),
+            "aggregates": res["aggregates"][v.name], "dataset_metrics": res["dataset_metrics"][v.name],
+            "oracle": ({m: res["aggregates"]["oracle"][m] for m in ("ssim", "psnr", "nrmse")}
+                       if with_oracle else None),
+            "curve": res["curves"].get(v.name), "warnings": res["warnings"],
+        })
+    result = {
+        "format": FORMAT, "name": ablation.name, "title": ablation.title, "source": ablation.source,
+        "agent": agent, "preset": preset, "budget": budget, "budget_field": budget_field,
+        "dataset": {"name": dataset, "kwargs": ds_kwargs, "fold": fold, "n_folds": n_folds,
+                    "split_seed": split_seed, "max_pairs": max_pairs},
+        "device": str(dev), "versions": versions(), "variants": entries,
+    }
+    result["table"] = ablation_table(result)
+    write_json(out / "ablation.json", result)
+    (out / "ablation.md").write_text(result["table"], encoding="utf-8")
+    return result
+
+
+def _maybe_config(agent: str, v: Variant, budget: int, preset: str | None, overrides: Any, budget_field: str,
+                  seed: int | None, device: str) -> Any:
+    """With a custom train_fn the agent may not be a registered one: its Config when possible, else a plain dict."""
+    try:
+        return build_config(agent, v, budget, preset=preset, overrides=overrides, budget_field=budget_field,
+                            seed=seed, device=device)
+    except (ValueError, ImportError):
+        return {"budget": budget, **dict(overrides or {}), **dict(v.config)}
+
+
+def _config_dict(cfg: Any) -> dict[str, Any] | None:
+    if hasattr(cfg, "to_dict"):
+        return cfg.to_dict()
+    if dataclasses.is_dataclass(cfg):
+        return dataclasses.asdict(cfg)
+    return dict(cfg) if isinstance(cfg, Mapping) else None
+
+
+_TABLE_METRICS: tuple[tuple[str, str, float, int], ...] = (
+    ("ssim", "SSIM ↑", 1.0, 3), ("psnr", "PSNR (dB) ↑", 1.0, 2), ("nrmse", "NRMSE ↓", 1.0, 3),
+    ("ext_ssim", "Ext. SSIM ↑", 1.0, 3), ("int_ssim", "Int. SSIM ↑", 1.0, 3), ("dice", "Dice (%) ↑", 100.0, 2),
+    ("size_pcc", "Size PCC ↑", 1.0, 3),
+)
+
+
+def ablation_table(result: Mapping[str, Any]) -> str:
+    """The combined Markdown table of :func:`run_ablation`'s result: one row per variant."""
+    from pixgrl_env.report import fmt, markdown_table
+
+    entries = result["variants"]
+    paper_keys = [m for m, _, _, _ in _TABLE_METRICS if any(m in e["paper"] for e in entries)]
+    with_oracle = any(e.get("oracle") for e in entries)
+    header = ["Variant", "Setting", *(h for _, h, _, _ in _TABLE_METRICS)]
+    header += ["Oracle SSIM"] if with_oracle else []
+    header += [f"Paper {dict((m, h) for m, h, _, _ in _TABLE_METRICS)[m]}" for m in paper_keys]
+    header += ["Train (s)"]
+    rows = []
+    for e in entries:
+        row = [e["name"], e["label"]]
+        for m, _, s, d in _TABLE_METRICS:
+            if m in e["aggregates"]:
+                row.append(fmt(e["aggregates"][m]["mean"], e["aggregates"][m]["std"], s, d))
+            else:
+                row.append(fmt(e["dataset_metrics"].get(m), None, s, d))
+        if with_oracle:
+            o = (e.get("oracle") or {}).get("ssim")
+            row.append(fmt(o["mean"], None, 1, 3) if o else "—")
+        scales = {m: (s, d) for m, _, s, d in _TABLE_METRICS}
+        row += [fmt(e["paper"].get(m, math.nan), None, *scales[m]) for m in paper_keys]
+        row.append(f"{e['train_seconds']:.0f}")
+        rows.append(row)
+    ds = result["dataset"]
+    head = (f"# Ablation `{result['name']}`: {result['title']} ({result['source']})\n\n"
+            f"Agent `{result['agent']}` (preset {result['preset']}), budget {result['budget']} "
+            f"{result['budget_field']} per variant; data `{ds['name']}` {ds['kwargs'] or ''}, trained on the "
+            f"train folds and evaluated on test fold {ds['fold']} of {ds['n_folds']} (whole images). "
+            "Mean ± std over test pairs."
+            + (" Oracle SSIM: the best the variant's action set can reach in T steps." if with_oracle else "")
+            + (" Paper columns: the paper's reported value for that setting (trained far longer)." if paper_keys
+               else "") + "\n\n")
+    return head + markdown_table(header, rows)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------------------------
+def _json_dict(text: str) -> dict[str, Any]:
+    from pixgrl_env.evaluation import _json_dict as parse
+
+    return parse(text)
+
+
+def list_ablations() -> str:
+    """Every ablation and its variants, as text."""
+    lines = []
+    for a in ABLATIONS.values():
+        lines.append(f"{a.name}: {a.title} ({a.source})")
+        for v in a.variants:
+            changes = {**v.config, **v.env}
+            paper = f"  paper {v.paper}" if v.paper else ""
+            lines.append(f"  {v.name:<12} {v.label:<40} {json.dumps(changes)}{paper}")
+    return "\n".join(lines)
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add ``pixgrl ablate`` to an argparse ``subparsers``."""
+    p = subparsers.add_parser(
+        "ablate", help="run one of the paper's ablations: train each variant, evaluate, one combined table",
+        description="Train every variant of an ablation at a budget, evaluate it on the held-out fold, and write "
+                    "ablation.md / ablation.json. Use --list to see the ablations and their variants.")
+    p.add_argument("name", nargs="?", choices=sorted(ABLATIONS), help="the ablation")
+    p.add_argument("--list", action="store_true", help="list the ablations and their variants, then exit")
+    p.add_argument("--budget", type=int, help="training budget per variant (the Config's total_timesteps)")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--variants", default=None, help="comma-separated subset of variant names")
+    p.add_argument("--agent", default=None, help="registry name of the agent to train (default pixgrl)")
+    p.add_argument("--preset", default="quick", help="agent Config preset (default quick; 'none' for defaults)")
+    p.add_argument("--config-overrides", type=_json_dict, default=None, help="agent Config overrides as JSON")
+    p.add_argument("--env-preset", default=None,
+                   help="base EnvConfig preset (default: the env the agent preset is meant for, else paper)")
+    p.add_argument("--env-overrides", type=_json_dict, default=None, help="EnvConfig overrides as JSON")
+    p.add_argument("--dataset", default=None, help="default: the base env config's (phantom)")
+    p.add_argument("--dataset-kwargs", type=_json_dict, default=None)
+    p.add_argument("--fold", type=int, default=0)
+    p.add_argument("--n-folds", type=int, default=5)
+    p.add_argument("--max-pairs", type=int, default=None, help="evaluate on at most N test pairs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-oracle", action="store_true", help="do not evaluate each variant's oracle")
+    p.add_argument("--no-resume", action="store_true", help="retrain variants that have a checkpoint")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cli_ablate)
+
+
+def _cli_ablate(args: Any) -> int:
+    import sys
+
+    if args.list:
+        print(list_ablations())
+        return 0
+    missing = [flag for flag, value in (("NAME", args.name), ("--budget", args.budget), ("--out", args.out))
+               if value is None]
+    if missing:
+        print(f"pixgrl ablate: missing {', '.join(missing)} (see --help, or --list)", file=sys.stderr)
+        return 2
+    agent = args.agent or get_ablation(args.name).agent
+    preset = None if args.preset == "none" else args.preset
+    base = EnvConfig.preset(args.env_preset) if args.env_preset else base_env_config(agent, preset)
+    env = base.replace(**(args.env_overrides or {}))
+    result = run_ablation(
+        args.name, args.budget, args.out,
+        variants=[v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None,
+        agent=agent, preset=preset,
+        config_overrides=args.config_overrides, env_config=env, dataset=args.dataset,
+        dataset_kwargs=args.dataset_kwargs, fold=args.fold, n_folds=args.n_folds, max_pairs=args.max_pairs,
+        device=args.device, seed=args.seed, with_oracle=not args.no_oracle, resume=not args.no_resume,
+        progress=not args.quiet)
+    print(result["table"])
+    return 0
+
+
+__all__ = [
+    "ABLATIONS", "BUDGET_FIELDS", "FORMAT", "Ablation", "Variant", "ablation_table", "base_env_config",
+    "budget_field_of", "build_config", "build_env_config",
+    "get_ablation", "list_ablations", "register_cli", "run_ablation",
+]

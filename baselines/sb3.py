@@ -1,0 +1,523 @@
+"""Stable-Baselines3 on PixGRL-v0: an env adapter, a fully convolutional actor-critic policy, PPO/A2C training.
+
+SB3's own PPO and A2C train unchanged on the single env through three pieces:
+
+- :class:`SB3ObsActionWrapper`: exposes the ``(H, W)`` ``MultiDiscrete`` as a 1-D ``MultiDiscrete([A] * H·W)``
+  (SB3 needs 1-D ``nvec``) and reshapes actions back; observations stay float32 [0, 1] channel-first; the reward
+  is a Python float, the flags Python bools. :func:`make_sb3_env` builds SB3's ``DummyVecEnv`` of them
+  (``make_vec_env``; SB3 does not accept a Gymnasium ``VectorEnv`` such as the native
+  :class:`~pixgrl_env.env.PixGRLVectorEnv`).
+- :class:`PixelActorCriticPolicy`: an ``ActorCriticPolicy`` that overrides ``_build`` only. The features extractor
+  (:class:`PixelFeatures`) runs a backbone of :mod:`agents.networks` (default: PixelRL's dilated CNN) and returns its
+  feature maps flattened; the action net is a convolution (1×1 by default) to ``A`` logits per pixel, flattened
+  pixel-major (``[p0a0, p0a1, p0a2, p1a0, …]``, the layout of SB3's ``MultiCategoricalDistribution``); the value net
+  is a global mean-pool and a ``Linear(C, 1)`` (SB3's critic is one scalar per observation).
+- :class:`BatchedMultiCategoricalDistribution`: SB3's ``MultiCategoricalDistribution`` builds one ``Categorical``
+  per action dimension (per pixel) and loops over them in Python: build + log-prob + entropy + backward of a batch
+  of 4 took 4.4 s at 64×64 (17 s at 256×256 in ``ECOSYSTEM.md``). This subclass holds one ``Categorical`` over
+  ``(B, H·W, A)`` logits with the same layout and the same log-probs and entropies (tested against the stock
+  class): 8.7 ms at 64×64 (``benchmarks/bench_sb3.py``, loaded 2-core CPU).
+
+Limits, honestly:
+
+- **SB3 sees only the scalar reward**, the mean of the per-pixel reward map (``info["reward_map"]`` is ignored). Its
+  advantage is one number per image, shared by all H·W pixel agents: a far noisier credit assignment than the
+  per-pixel advantages of Pix-GRL's A2C (:mod:`agents.a2c`), and it gets worse as images grow. The value net is
+  one scalar per image for the same reason.
+- The ``MultiDiscrete`` is per-dimension in SB3; we replace its distribution (above). SB3's rollout buffer stores
+  actions as float32 ``(n_steps, n_envs, H·W)`` and observations as ``(n_steps, n_envs, C, H, W)``.
+- **SB3's DQN does not take MultiDiscrete** (Discrete only); the per-pixel DQN baseline is :mod:`baselines.dqn`.
+- The policy is bound to the training image size ``H × W`` (SB3 flattens features); :class:`SB3Agent` runs the
+  same convolutions directly on feature maps, so the trained agent acts on images of any size (e.g. whole
+  256×256 slices after training on crops).
+- Speed: every step goes through numpy, one Python ``gym.Env`` per sub-env, SB3's buffers and its host-side
+  bookkeeping. ``benchmarks/bench_sb3.py`` (4 envs, default reward, 1 thread of a loaded 2-core CPU), image-steps/s:
+
+  | | 32×32 | 64×64 |
+  |---|---|---|
+  | SB3 ``collect_rollouts`` (policy forward + DummyVecEnv + buffer) | 135 | 37 |
+  | native vector env + the same policy's forward and sampling | 256 | 48 |
+  | SB3 DummyVecEnv alone / native vector env alone (random actions) | 197 / 401 | 51 / 115 |
+  | SB3 PPO ``learn`` end to end (n_steps 20, batch 40, 4 epochs) / A2C | 27 / 72 | 3.9 / 11 |
+- SB3's ``check_env`` passes on the adapter with warnings it raises for every non-``uint8`` 3-D observation:
+  "dtype … has to be np.uint8" and "bounds … not in [0, 255]" (our observations are float32 intensities in [0, 1],
+  on purpose: quantising MR intensities to 8 bits would change the task), plus "minimal resolution 36x36" for
+  images smaller than that (it concerns SB3's ``CnnPolicy``, which we do not use).
+
+Checkpoints: SB3's own ``model.save`` zip pickles parts of the model (the learning-rate schedule, spaces, …) with
+cloudpickle, so loading one runs code from the file. Ours holds only the policy's ``state_dict``, its optimizer's,
+the RNG states and the configs, written by :func:`agents.checkpoint.save_checkpoint`; :func:`load` rebuilds the
+policy from the configs and the stored observation shape and loads the weights with ``weights_only=True``.
+Resuming rebuilds the SB3 algorithm and continues its timestep counter; the envs restart their episodes (with
+seeds derived from the step), so a resumed run is not bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.distributions import MultiCategoricalDistribution
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from torch import Tensor, nn
+from torch.distributions import Categorical
+
+from agents.base import Agent
+from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from agents.networks import BACKBONES, make_network
+from agents.training import quick_eval, resolve_device, seed_everything, write_config
+from pixgrl_env.config import EnvConfig
+from pixgrl_env.env import PixGRLEnv
+
+ALGOS = {"ppo": PPO, "a2c": A2C}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The env adapter
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class SB3ObsActionWrapper(gym.Wrapper):
+    """PixGRL-v0 as SB3 takes it: actions ``MultiDiscrete([A] * H·W)`` (1-D), reshaped to ``(H, W)`` for the env.
+
+    Observations ``(C, H, W)`` float32 in [0, 1] pass through; the reward is a Python float, ``terminated`` and
+    ``truncated`` Python bools; ``info`` (``reward_map``…) passes through.
+    """
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        space = env.action_space
+        if not isinstance(space, spaces.MultiDiscrete) or space.nvec.ndim != 2 or len(np.unique(space.nvec)) != 1:
+            raise ValueError(f"expected PixGRL-v0's (H, W) MultiDiscrete with one action count, got {space}")
+        self._shape = space.shape
+        self.action_space = spaces.MultiDiscrete(np.full(space.nvec.size, int(space.nvec.flat[0]), dtype=np.int64))
+
+    def step(self, action: np.ndarray):
+        obs, reward, terminated, truncated, info = self.env.step(np.asarray(action).reshape(self._shape))
+        return obs, float(reward), bool(terminated), bool(truncated), info
+
+
+def make_sb3_env(env_config: EnvConfig, n_envs: int = 1, seed: int | None = 0) -> VecEnv:
+    """SB3's ``DummyVecEnv`` (with ``Monitor``) of ``n_envs`` wrapped single envs; sub-env ``i`` seeded ``seed + i``."""
+    return make_vec_env(lambda: SB3ObsActionWrapper(PixGRLEnv(env_config)), n_envs=n_envs, seed=seed,
+                        vec_env_cls=DummyVecEnv)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The fully convolutional policy
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class PixelFeatures(BaseFeaturesExtractor):
+    """A fully convolutional backbone of :mod:`agents.networks`; ``forward`` returns its feature maps flattened.
+
+    Args:
+        observation_space: ``Box(C, H, W)``.
+        backbone: A name of :data:`agents.networks.BACKBONES`.
+        backbone_kwargs: Its keyword arguments (widths…).
+    """
+
+    def __init__(self, observation_space: spaces.Box, backbone: str = "dilated",
+                 backbone_kwargs: dict[str, Any] | None = None):
+        c, h, w = observation_space.shape
+        net = make_network(backbone, c, 1, **(backbone_kwargs or {}))
+        channels = net.policy_head.in_channels
+        super().__init__(observation_space, features_dim=channels * h * w)
+        net.policy_head = net.value_head = nn.Identity()  # the heads live in the policy
+        self.net, self.channels, self.spatial = net, channels, (h, w)
+
+    def feature_maps(self, obs: Tensor) -> Tensor:
+        """``(B, channels, H, W)`` for observations of any size."""
+        return self.net.features(obs, None)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.feature_maps(obs).flatten(1)
+
+
+class ConvActionHead(nn.Module):
+    """Flattened features ``(B, C·H·W)`` → conv → logits ``(B, H·W·A)``, pixel-major (SB3's MultiCategorical
+    layout)."""
+
+    def __init__(self, channels: int, spatial: tuple[int, int], n_actions: int, kernel: int = 1):
+        super().__init__()
+        self.channels, self.spatial = channels, spatial
+        self.conv = nn.Conv2d(channels, n_actions, kernel, padding=kernel // 2)
+
+    def forward(self, latent: Tensor) -> Tensor:
+        maps = latent.view(latent.shape[0], self.channels, *self.spatial)
+        return self.conv(maps).permute(0, 2, 3, 1).flatten(1)
+
+
+class PooledValueHead(nn.Module):
+    """Flattened features ``(B, C·H·W)`` → spatial mean → ``Linear(C, 1)``: one value per observation."""
+
+    def __init__(self, channels: int, spatial: tuple[int, int]):
+        super().__init__()
+        self.channels, self.spatial = channels, spatial
+        self.linear = nn.Linear(channels, 1)
+
+    def forward(self, latent: Tensor) -> Tensor:
+        return self.linear(latent.view(latent.shape[0], self.channels, -1).mean(dim=2))
+
+
+class BatchedMultiCategoricalDistribution(MultiCategoricalDistribution):
+    """SB3's ``MultiCategoricalDistribution`` for ``N`` dimensions of ``A`` actions each, as one batched
+    ``Categorical`` over ``(B, N, A)`` logits (same flat layout, log-prob and entropy summed over dimensions).
+
+    Args:
+        action_dims: ``[A] * N`` (all equal).
+        head: A factory for the action net (``proba_distribution_net`` returns ``head()``); None: SB3's Linear.
+    """
+
+    distribution: Categorical  # type: ignore[assignment]
+
+    def __init__(self, action_dims: list[int], head: Any = None):
+        super().__init__(action_dims)
+        if len(set(int(a) for a in action_dims)) != 1:
+            raise ValueError(f"all dimensions need the same number of actions, got {sorted(set(action_dims))}")
+        self.n_actions = int(action_dims[0])
+        self._head = head
+
+    def proba_distribution_net(self, latent_dim: int) -> nn.Module:
+        return self._head() if self._head is not None else super().proba_distribution_net(latent_dim)
+
+    def proba_distribution(self, action_logits: Tensor) -> BatchedMultiCategoricalDistribution:
+        logits = action_logits.view(action_logits.shape[0], -1, self.n_actions)
+        self.distribution = Categorical(logits=logits, validate_args=False)
+        return self
+
+    def log_prob(self, actions: Tensor) -> Tensor:
+        return self.distribution.log_prob(actions.long().view(actions.shape[0], -1)).sum(dim=1)
+
+    def entropy(self) -> Tensor:
+        return self.distribution.entropy().sum(dim=1)
+
+    def sample(self) -> Tensor:
+        return self.distribution.sample()
+
+    def mode(self) -> Tensor:
+        return self.distribution.logits.argmax(dim=-1)
+
+
+class PixelActorCriticPolicy(ActorCriticPolicy):
+    """A fully convolutional ``ActorCriticPolicy`` for the adapter's ``MultiDiscrete([A] * H·W)`` actions.
+
+    Args:
+        observation_space, action_space, lr_schedule: As for ``ActorCriticPolicy``.
+        backbone, backbone_kwargs: The features extractor (:class:`PixelFeatures`).
+        head_kernel: Kernel of the action conv (1: a per-pixel linear read-out of the features).
+        **kwargs: Other ``ActorCriticPolicy`` arguments (``ortho_init``, ``optimizer_class``…); ``net_arch`` is
+            forced empty (no MLP between the features and the heads).
+    """
+
+    def __init__(self, observation_space: spaces.Box, action_space: spaces.MultiDiscrete, lr_schedule: Any,
+                 backbone: str = "dilated", backbone_kwargs: dict[str, Any] | None = None, head_kernel: int = 1,
+                 **kwargs: Any):
+        c, h, w = observation_space.shape
+        if not isinstance(action_space, spaces.MultiDiscrete) or action_space.nvec.shape != (h * w,):
+            raise ValueError(f"expected MultiDiscrete([A] * {h * w}) actions for {h}×{w} images (use "
+                             f"SB3ObsActionWrapper), got {action_space}")
+        self.backbone, self.backbone_kwargs, self.head_kernel = backbone, dict(backbone_kwargs or {}), head_kernel
+        kwargs.pop("net_arch", None)
+        super().__init__(observation_space, action_space, lr_schedule, net_arch=[],
+                         features_extractor_class=PixelFeatures,
+                         features_extractor_kwargs={"backbone": backbone, "backbone_kwargs": self.backbone_kwargs},
+                         **kwargs)
+
+    def _build(self, lr_schedule: Any) -> None:
+        fe: PixelFeatures = self.features_extractor  # type: ignore[assignment]
+        n_actions = int(self.action_space.nvec[0])
+        self.action_dist = BatchedMultiCategoricalDistribution(
+            list(self.action_space.nvec), head=partial(ConvActionHead, fe.channels, fe.spatial, n_actions,
+                                                       self.head_kernel))
+        super()._build(lr_schedule)  # action_net from the distribution: the conv head
+        self.value_net = PooledValueHead(fe.channels, fe.spatial)
+        if self.ortho_init:
+            self.value_net.apply(partial(self.init_weights, gain=1))
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        for key in ("net_arch", "features_extractor_class", "features_extractor_kwargs"):
+            data.pop(key, None)
+        data.update(backbone=self.backbone, backbone_kwargs=self.backbone_kwargs, head_kernel=self.head_kernel)
+        return data
+
+    def pixel_logits(self, obs: Tensor) -> Tensor:
+        """``(N, A, H, W)`` logits for observations ``(N, C, H, W)`` of any size (the SB3 path needs the training
+        size); equal to the SB3 path's logits at the training size."""
+        fe: PixelFeatures = self.features_extractor  # type: ignore[assignment]
+        return self.action_net.conv(fe.feature_maps(obs.float()))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The agent
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class SB3Agent(Agent):
+    """A trained :class:`PixelActorCriticPolicy` as a PixGRL-v0 agent.
+
+    ``act`` runs the policy's convolutions on the observation directly (any image size); at the training size its
+    deterministic actions equal ``model.predict(obs, deterministic=True)`` reshaped to ``(N, H, W)``.
+
+    Attributes:
+        policy: The SB3 policy. ``model``: the SB3 algorithm (PPO/A2C) when the agent comes from :func:`train`,
+            None after :func:`load` (only the policy is stored).
+    """
+
+    name = "sb3"
+    needs_target = False
+
+    def __init__(self, env_config: EnvConfig, policy: PixelActorCriticPolicy, device: torch.device | str = "cpu",
+                 model: Any = None):
+        super().__init__(env_config, device)
+        self.policy = policy.to(self.device)
+        self.model = model
+
+    def act(self, obs: Tensor, deterministic: bool = True) -> Tensor:
+        with torch.no_grad():
+            logits = self.policy.pixel_logits(obs.to(self.device))
+        if deterministic:
+            actions = logits.argmax(dim=1)
+        else:
+            actions = Categorical(logits=logits.permute(0, 2, 3, 1), validate_args=False).sample()
+        return actions.to(obs.device)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.policy.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.policy.load_state_dict(state)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Config, train, load
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    """Hyper-parameters of the SB3 baseline (SB3's names where they exist)."""
+
+    algo: str = "ppo"
+    """``"ppo"`` or ``"a2c"`` (SB3's)."""
+    n_envs: int = 4
+    """Sub-envs of the ``DummyVecEnv``."""
+    total_timesteps: int = 100_000
+    """SB3 timesteps: one step of one sub-env counts 1."""
+    n_steps: int = 20
+    """Rollout length per sub-env per update (a multiple of the episode length keeps whole episodes)."""
+    batch_size: int = 40
+    """PPO minibatch size (ignored by A2C)."""
+    n_epochs: int = 4
+    """PPO epochs per rollout (ignored by A2C)."""
+    learning_rate: float = 3e-4
+    """Optimizer learning rate (PPO: Adam; A2C: SB3's default RMSprop)."""
+    gamma: float = 0.95
+    """Discount (PixelRL: 0.95)."""
+    gae_lambda: float = 0.95
+    """GAE λ (A2C's SB3 default is 1.0; we use the same λ for both)."""
+    ent_coef: float = 0.01
+    """Entropy bonus; note the entropy is summed over pixels."""
+    vf_coef: float = 0.5
+    """Value-loss weight."""
+    max_grad_norm: float = 0.5
+    """Gradient clipping."""
+    clip_range: float = 0.2
+    """PPO clip range (ignored by A2C)."""
+    backbone: str = "dilated"
+    """Features extractor, a name of :data:`agents.networks.BACKBONES`."""
+    backbone_kwargs: dict[str, Any] = field(default_factory=lambda: {"channels": 32, "dilations": (1, 2, 3, 2)})
+    """Its keyword arguments."""
+    head_kernel: int = 1
+    """Kernel of the action conv."""
+    seed: int = 0
+    """Seeds torch, numpy, SB3 and the envs."""
+    device: str = "auto"
+    """``"auto"``, ``"cpu"``, ``"cuda"``…"""
+    checkpoint_every: int = 10_000
+    """Write ``checkpoint.pt`` every this many timesteps (and at the end)."""
+    eval_every: int = 10_000
+    """Record ``eval/ssim``, ``eval/psnr`` (quick_eval on the test fold) every this many timesteps; 0: never."""
+    eval_pairs: int = 4
+    """Test-fold pairs of that quick eval."""
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGOS:
+            raise ValueError(f"algo must be one of {sorted(ALGOS)}, got {self.algo!r}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        for name in ("n_envs", "total_timesteps", "n_steps", "batch_size", "n_epochs", "head_kernel",
+                     "checkpoint_every"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
+        if self.head_kernel % 2 == 0:
+            raise ValueError(f"head_kernel must be odd, got {self.head_kernel}")
+        self.backbone_kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in self.backbone_kwargs.items()}
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> Config:
+        """``"quick"`` (a CPU smoke run) or ``"paper"`` (a longer run with Pix-GRL's lr and γ), with overrides."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        return cls(**d)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"n_envs": 4, "total_timesteps": 2_000, "n_steps": 10, "batch_size": 20, "n_epochs": 2,
+              "backbone_kwargs": {"channels": 16, "dilations": (1, 2)}, "checkpoint_every": 1_000,
+              "eval_every": 1_000},
+    "paper": {"n_envs": 16, "total_timesteps": 1_000_000, "n_steps": 20, "batch_size": 80, "learning_rate": 1e-3,
+              "backbone_kwargs": {"channels": 64, "dilations": (1, 2, 3, 4, 3, 2)}, "checkpoint_every": 50_000,
+              "eval_every": 50_000},
+}
+
+
+#: The env (data, crop) each preset is meant for: ``quick`` trains on 32×32 crops of 128×128 phantom slices (SB3's
+#: PPO manages ~4 image-steps/s at 64×64 on a loaded 2-core CPU), ``paper`` on whole 256×256 slices.
+ENV_OVERRIDES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "quick": {"crop": 32, "dataset_kwargs": {"size": 128, "n_patients": 40, "slices_per_patient": 4}},
+}
+
+
+def env_config_for(preset: str, **overrides: Any) -> EnvConfig:
+    """The :class:`EnvConfig` a preset is meant for (``ENV_OVERRIDES[preset]``), with keyword overrides."""
+    if preset not in ENV_OVERRIDES:
+        raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(ENV_OVERRIDES)}")
+    return EnvConfig.preset("paper", **{**ENV_OVERRIDES[preset], **overrides})
+
+
+def policy_kwargs(config: Config) -> dict[str, Any]:
+    """The :class:`PixelActorCriticPolicy` arguments of a config."""
+    return {"backbone": config.backbone, "backbone_kwargs": dict(config.backbone_kwargs),
+            "head_kernel": config.head_kernel}
+
+
+def make_model(config: Config, env: VecEnv, device: torch.device, tensorboard_log: str | None = None) -> Any:
+    """SB3's PPO or A2C with :class:`PixelActorCriticPolicy` on ``env``."""
+    kwargs: dict[str, Any] = dict(
+        learning_rate=config.learning_rate, n_steps=config.n_steps, gamma=config.gamma,
+        gae_lambda=config.gae_lambda, ent_coef=config.ent_coef, vf_coef=config.vf_coef,
+        max_grad_norm=config.max_grad_norm, policy_kwargs=policy_kwargs(config), tensorboard_log=tensorboard_log,
+        seed=config.seed, device=device, verbose=0)
+    if config.algo == "ppo":
+        kwargs.update(batch_size=config.batch_size, n_epochs=config.n_epochs, clip_range=config.clip_range)
+    return ALGOS[config.algo](PixelActorCriticPolicy, env, **kwargs)
+
+
+class _RunCallback(BaseCallback):
+    """Periodic checkpoints and quick evals (recorded into SB3's own logger, hence its TensorBoard files, at the
+    end of the iteration)."""
+
+    def __init__(self, config: Config, save: Any, agent: SB3Agent):
+        super().__init__()
+        self.config, self.save, self.agent = config, save, agent
+        self._next_save = self._next_eval = 0
+
+    def _on_training_start(self) -> None:
+        cfg, n = self.config, self.num_timesteps
+        self._next_save = (n // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+        # quick_eval passes no extra modalities, so it cannot run an agent conditioned on "extra:*" channels.
+        extra = any(c.startswith("extra:") for c in self.agent.env_config.conditioning)
+        can_eval = cfg.eval_every > 0 and not extra
+        self._next_eval = (n // cfg.eval_every + 1) * cfg.eval_every if can_eval else None
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_start(self) -> None:
+        # At the start of a rollout the previous one's update is done: weights and the step counter agree.
+        n, cfg = self.num_timesteps, self.config
+        if self._next_eval is not None and n >= self._next_eval:
+            self._next_eval = (n // cfg.eval_every + 1) * cfg.eval_every
+            self.agent.policy.set_training_mode(False)
+            for key, value in quick_eval(self.agent, self.agent.env_config, cfg.eval_pairs).items():
+                self.logger.record(f"eval/{key}", value)
+        if n >= self._next_save:
+            self._next_save = (n // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+            self.save()
+
+
+def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume: bool = False) -> SB3Agent:
+    """Train SB3's PPO or A2C; SB3 writes TensorBoard to ``run_dir/tb``; we write ``checkpoint.pt``, ``config.json``.
+
+    Args:
+        config: :class:`Config`.
+        env_config: The task (its crop sets the training image size; use a small one on CPU).
+        run_dir: Output folder.
+        resume: Continue from ``run_dir/checkpoint.pt`` (policy, optimizer, RNGs, timestep counter) if it exists,
+            up to ``config.total_timesteps``; without one, start from scratch.
+    """
+    run_dir = Path(run_dir)
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    ckpt_path = run_dir / "checkpoint.pt"
+    ckpt = load_checkpoint(ckpt_path, map_location=device) if resume and ckpt_path.is_file() else None
+    if ckpt is not None and ckpt["agent"] != "sb3":
+        raise ValueError(f"{ckpt_path} holds a {ckpt['agent']!r} run, not an sb3 one")
+    # On resume the envs restart with seeds derived from the step, so episodes do not repeat the first run's.
+    env_seed = config.seed + (int(ckpt["step"]) if ckpt is not None else 0)
+    env = make_sb3_env(env_config, config.n_envs, env_seed)
+    model = make_model(config, env, device, tensorboard_log=str(run_dir / "tb"))
+    policy: PixelActorCriticPolicy = model.policy
+    if ckpt is not None:
+        policy.load_state_dict(ckpt["model"])
+        policy.optimizer.load_state_dict(ckpt["optimizer"])
+        restore_rng(ckpt["rng"])
+        model.num_timesteps = int(ckpt["step"])
+    write_config(run_dir, config=config, env_config=env_config)
+    agent = SB3Agent(env_config, policy, device, model=model)
+
+    def save() -> None:
+        save_checkpoint(ckpt_path, agent="sb3", step=model.num_timesteps, config=config, env_config=env_config,
+                        model=policy.state_dict(), optimizer=policy.optimizer.state_dict(), rng=capture_rng(),
+                        obs_shape=list(env.observation_space.shape), n_actions=env_config.n_actions)
+
+    remaining = config.total_timesteps - model.num_timesteps
+    try:
+        if remaining > 0:
+            model.learn(remaining, callback=_RunCallback(config, save, agent), tb_log_name=config.algo,
+                        reset_num_timesteps=ckpt is None)
+        save()
+    finally:
+        env.close()
+    policy.set_training_mode(False)
+    return agent
+
+
+def build_policy(config: Config, obs_shape: tuple[int, ...], n_actions: int) -> PixelActorCriticPolicy:
+    """A fresh policy for ``(C, H, W)`` observations and ``n_actions`` actions per pixel."""
+    obs_space = spaces.Box(0.0, 1.0, tuple(obs_shape), np.float32)
+    act_space = spaces.MultiDiscrete(np.full(obs_shape[1] * obs_shape[2], n_actions, dtype=np.int64))
+    return PixelActorCriticPolicy(obs_space, act_space, lambda _: config.learning_rate, **policy_kwargs(config))
+
+
+def load(checkpoint: dict[str, Any], device: torch.device | str = "cpu") -> SB3Agent:
+    """Rebuild the policy from the checkpoint's configs and load its weights (no SB3 zip, no pickle)."""
+    config = Config.from_dict(checkpoint["config"])
+    env_config = EnvConfig.from_dict(checkpoint["env_config"])
+    policy = build_policy(config, tuple(checkpoint["obs_shape"]), int(checkpoint["n_actions"]))
+    policy.load_state_dict(checkpoint["model"])
+    policy.set_training_mode(False)
+    return SB3Agent(env_config, policy, device)

@@ -67,9 +67,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
         config = module.Config.preset(args.preset, **parse_overrides(args.set, "--set"))
     except TypeError as exc:
         raise SystemExit(f"pixgrl: bad --set override for agent {args.agent!r}: {exc}") from None
-    base = getattr(module, "env_config_for", None)
-    env_config = env_config_from_args(args.env_preset, args.env, base(config) if base and not args.env_preset_given
-                                      else None)
+    base = getattr(module, "env_config_for", None)  # the env a preset is meant for (e.g. quick: 64×64 crops)
+    implied = base(args.preset) if base is not None and not args.env_preset_given else None
+    env_config = env_config_from_args(args.env_preset, args.env, implied)
     if args.agent in ("unet", "pix2pix") and hasattr(config, "model"):
         config = dataclasses.replace(config, model=args.agent)
     module.train(config, env_config, Path(args.run_dir), resume=args.resume)
@@ -164,7 +164,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "train":
         args.env_preset_given = args.env_preset is not None
         args.env_preset = args.env_preset or "default"
-    args.func(args)
+    try:
+        status = args.func(args)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:  # bad input: a message, not a traceback
+        parser.exit(2, f"pixgrl {args.command}: error: {exc}\n")
+    sys.exit(status or 0)
 
 
 if __name__ == "__main__":

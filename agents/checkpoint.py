@@ -28,7 +28,7 @@ def capture_rng() -> dict[str, Any]:
     """The state of Python's, numpy's global and torch's (CPU and CUDA) generators, weights_only-loadable."""
     state = {
         "python": json.dumps(random.getstate()),
-        "numpy": json.dumps(np.random.get_state(legacy=False)),
+        "numpy": json.dumps(np.random.get_state(legacy=False), default=_ndarray_to_list),
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -40,7 +40,9 @@ def restore_rng(state: dict[str, Any]) -> None:
     """Restore what :func:`capture_rng` captured."""
     py = json.loads(state["python"])
     random.setstate((py[0], tuple(py[1]), py[2]))
-    np.random.set_state(json.loads(state["numpy"]))
+    np_state = json.loads(state["numpy"])
+    np_state["state"]["key"] = np.asarray(np_state["state"]["key"], dtype=np.uint32)  # MT19937 key: a uint32 array
+    np.random.set_state(np_state)
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -95,6 +97,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     ckpt["config"] = json.loads(ckpt["config"])
     ckpt["env_config"] = json.loads(ckpt["env_config"])
     return ckpt
+
+
+def _ndarray_to_list(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"cannot serialise {type(x).__name__} to JSON")
 
 
 def _to_json(config: Any) -> str:

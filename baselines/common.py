@@ -26,7 +26,15 @@ from torch import Tensor, nn
 from agents.base import Agent
 from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from agents.networks import BACKBONES, make_network
-from agents.training import RunLogger, make_train_env, quick_eval, resolve_device, seed_everything, write_config
+from agents.training import (  # noqa: F401  (env_config_for: the registry contract)
+    RunLogger,
+    env_config_for,
+    make_train_env,
+    quick_eval,
+    resolve_device,
+    seed_everything,
+    write_config,
+)
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.env import PixGRLVectorEnv
 
@@ -111,23 +119,6 @@ class BaselineConfig:
         return cls(**d)
 
 
-#: The env each preset is meant for, as overrides of the env's ``paper`` preset: the same as ``agents.a2c``'s
-#: presets of the same name, so that the baselines and Pix-GRL are compared on one task.
-ENV_OVERRIDES: dict[str, dict[str, Any]] = {
-    "paper": {},
-    "quick": {"crop": 64, "dataset_kwargs": {"size": 128, "n_patients": 40, "slices_per_patient": 4}},
-}
-
-
-def env_config_for(preset: str, **overrides: Any) -> EnvConfig:
-    """The :class:`EnvConfig` a baseline preset is meant for (``ENV_OVERRIDES[preset]``), with keyword overrides.
-
-    >>> env_config_for("quick").crop
-    64
-    """
-    if preset not in ENV_OVERRIDES:
-        raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(ENV_OVERRIDES)}")
-    return EnvConfig.preset("paper", **{**ENV_OVERRIDES[preset], **overrides})
 
 
 # ----------------------------------------------------------------------------------------------------------------

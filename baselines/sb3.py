@@ -77,6 +77,7 @@ from torch.distributions import Categorical
 from agents.base import Agent
 from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from agents.networks import BACKBONES, make_network
+from agents.training import env_config_for as _env_config_for
 from agents.training import quick_eval, resolve_device, seed_everything, write_config
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.env import PixGRLEnv
@@ -393,19 +394,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-#: The env (data, crop) each preset is meant for: ``quick`` trains on 32×32 crops of 128×128 phantom slices (SB3's
-#: PPO manages ~4 image-steps/s at 64×64 on a loaded 2-core CPU), ``paper`` on whole 256×256 slices.
-ENV_OVERRIDES: dict[str, dict[str, Any]] = {
-    "paper": {},
-    "quick": {"crop": 32, "dataset_kwargs": {"size": 128, "n_patients": 40, "slices_per_patient": 4}},
-}
-
-
 def env_config_for(preset: str, **overrides: Any) -> EnvConfig:
-    """The :class:`EnvConfig` a preset is meant for (``ENV_OVERRIDES[preset]``), with keyword overrides."""
-    if preset not in ENV_OVERRIDES:
-        raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(ENV_OVERRIDES)}")
-    return EnvConfig.preset("paper", **{**ENV_OVERRIDES[preset], **overrides})
+    """The env of :func:`agents.training.env_config_for`, with 32×32 crops for ``quick``: SB3's rollout
+    buffers and per-step Python overhead make 64×64 slow on a CPU."""
+    return _env_config_for(preset, **{**({"crop": 32} if preset == "quick" else {}), **overrides})
 
 
 def policy_kwargs(config: Config) -> dict[str, Any]:

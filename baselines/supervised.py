@@ -38,7 +38,14 @@ from torch import Tensor, nn
 
 from agents.base import Agent, _as_batch
 from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from agents.training import RunLogger, quick_eval, resolve_device, seed_everything, write_config
+from agents.training import (  # noqa: F401  (env_config_for: the registry contract)
+    RunLogger,
+    env_config_for,
+    quick_eval,
+    resolve_device,
+    seed_everything,
+    write_config,
+)
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.env import PairSource
 
@@ -124,19 +131,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"levels": 4, "width": 64, "steps": 20_000, "batch_size": 16},
 }
 
-#: The env (data, crop) each preset is meant for, as in the other agent modules: ``quick`` trains on 64×64 crops of
-#: 128×128 phantom slices, ``paper`` on whole 256×256 slices.
-ENV_OVERRIDES: dict[str, dict[str, Any]] = {
-    "paper": {},
-    "quick": {"crop": 64, "dataset_kwargs": {"size": 128, "n_patients": 40, "slices_per_patient": 4}},
-}
-
-
-def env_config_for(preset: str, **overrides: Any) -> EnvConfig:
-    """The :class:`EnvConfig` a preset is meant for (``ENV_OVERRIDES[preset]``), with keyword overrides."""
-    if preset not in ENV_OVERRIDES:
-        raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(ENV_OVERRIDES)}")
-    return EnvConfig.preset("paper", **{**ENV_OVERRIDES[preset], **overrides})
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -85,10 +85,10 @@ class RunLogger:
             for key, value in values.items():
                 self.writer.add_scalar(key.replace("__", "/"), float(value), step)
 
-    def images(self, tag: str, images: Tensor, step: int) -> None:
-        """Log an ``(N, 1, H, W)`` batch in [0, 1] as one grid image."""
+    def images(self, tag: str, images: Tensor, step: int, ncol: int | None = None) -> None:
+        """Log an ``(N, 1, H, W)`` batch in [0, 1] as one grid image (``ncol`` columns; default one row)."""
         if self.writer is not None:
-            self.writer.add_image(tag, image_grid(images.detach().float().clamp(0, 1).cpu()), step)
+            self.writer.add_image(tag, image_grid(images.detach().float().clamp(0, 1).cpu(), ncol), step)
 
     def advance(self, n: int, **postfix: float) -> None:
         self.bar.update(n)
@@ -127,7 +127,10 @@ def eval_pairs(env_config: EnvConfig, n: int) -> Iterator[tuple[Tensor, Tensor]]
 
 
 def quick_eval(agent: Any, env_config: EnvConfig, n: int = 8) -> dict[str, float]:
-    """Mean SSIM and PSNR of ``agent.synthesize`` and of the identity on ``n`` test-fold pairs (for logging)."""
+    """Mean SSIM and PSNR of ``agent.synthesize`` and of the identity on ``n`` test-fold pairs (for logging).
+
+    Keys: ``ssim``, ``psnr``, ``ssim_identity``, ``psnr_identity``.
+    """
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     rows = []
@@ -136,6 +139,37 @@ def quick_eval(agent: Any, env_config: EnvConfig, n: int = 8) -> dict[str, float
         xs, ys = x[0, 0].numpy(), y[0, 0].numpy()
         rows.append((structural_similarity(synth, ys, data_range=1.0),
                      peak_signal_noise_ratio(ys, synth, data_range=1.0),
-                     structural_similarity(xs, ys, data_range=1.0)))
-    ssim, psnr, ssim_id = (float(np.mean(c)) for c in zip(*rows))
-    return {"ssim": ssim, "psnr": psnr, "ssim_identity": ssim_id}
+                     structural_similarity(xs, ys, data_range=1.0),
+                     peak_signal_noise_ratio(ys, xs, data_range=1.0)))
+    ssim, psnr, ssim_id, psnr_id = (float(np.mean(c)) for c in zip(*rows))
+    return {"ssim": ssim, "psnr": psnr, "ssim_identity": ssim_id, "psnr_identity": psnr_id}
+
+
+def eval_grid(agent: Any, env_config: EnvConfig, n: int = 3) -> Tensor:
+    """``(3n, 1, H, W)``: input, ``agent.synthesize(input)`` and target of the first ``n`` test-fold pairs, row by
+    row (log it with ``RunLogger.images(tag, grid, step, ncol=3)``)."""
+    rows = []
+    for x, y in eval_pairs(env_config, n):
+        rows += [x, agent.synthesize(x.to(agent.device)).cpu(), y]
+    return torch.cat(rows)
+
+
+#: The env settings each agent preset is meant for, applied over the env's ``paper`` preset. Every agent reads this
+#: one table, so agents trained with the same preset name are trained and evaluated on the same task.
+PRESET_ENVS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "pixelrl": {"crop": 70},
+    "quick": {"crop": 64, "dataset_kwargs": {"size": 128, "n_patients": 40, "slices_per_patient": 4}},
+    "gpu": {"crop": 128},
+}
+
+
+def env_config_for(preset: str, **overrides: Any) -> EnvConfig:
+    """The :class:`EnvConfig` an agent preset is meant for (:data:`PRESET_ENVS`), with keyword overrides.
+
+    >>> env_config_for("quick").crop
+    64
+    """
+    if preset not in PRESET_ENVS:
+        raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(PRESET_ENVS)}")
+    return EnvConfig.preset("paper", **{**PRESET_ENVS[preset], **overrides})

@@ -26,14 +26,11 @@ def save_image_grid(rows: Sequence[Sequence[np.ndarray]], path: str | Path, *, c
     Returns:
         ``path``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend and figure state are left alone
 
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_inches * n_cols, cell_inches * n_rows + 0.4 * bool(title)),
-                             squeeze=False)
+    fig = Figure(figsize=(cell_inches * n_cols, cell_inches * n_rows + 0.4 * bool(title)), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r, row in enumerate(rows):
         for c in range(n_cols):
             ax = axes[r][c]
@@ -55,11 +52,9 @@ def save_image_grid(rows: Sequence[Sequence[np.ndarray]], path: str | Path, *, c
                 ax.set_ylabel(row_titles[r], fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -1,0 +1,685 @@
+"""The Pix-GRL agent: per-pixel advantage actor-critic (A2C) with a graph-convolution network (Xu et al. 2021, §3).
+
+Every pixel is an agent. One fully convolutional actor-critic (:mod:`agents.networks`, graph backbone by default)
+maps an observation ``(N, C, H, W)`` to per-pixel policy logits ``(N, A, H, W)`` and per-pixel values
+``(N, 1, H, W)``; each pixel samples its own action, every image its own action map. Learning (eqs. 4, 8–10):
+
+    R_t = r_t + γ r_{t+1} + … + γ^{n-1} r_{t+n-1} + γ^n V(s_{t+n})     per pixel; V(s_{t+n}) = 0 if terminal
+    A_t = R_t − V(s_t)                                                  detached: the actor never trains the critic
+    loss = −mean(log π(a_t|s_t) · A_t) + c_v · mean((R_t − V(s_t))²) − β · mean(H(π(·|s_t)))
+
+with every mean over pixels, images and the steps of the rollout; one model, one Adam optimiser.
+
+Run it (CleanRL-style; ``--help`` lists every :class:`Config` field):
+
+    python -m agents.a2c --preset quick --run-dir runs/quick              # CPU, a few minutes
+    python -m agents.a2c --preset gpu --run-dir runs/gpu --env crop=128   # one GPU
+    torchrun --nproc_per_node=4 -m agents.a2c --preset gpu --run-dir runs/gpu4   # DistributedDataParallel
+    python -m agents.a2c --run-dir runs/gpu --resume --total-steps 20000000   # continue, with the run's configs
+
+TensorBoard (``run_dir/tb``): ``losses/{loss,policy,value,entropy,grad_norm}`` (grad_norm before clipping),
+``charts/mean_reward`` (the per-pixel episode return Σ_t mean(r_t), in the env's unscaled units),
+``charts/{steps_per_s,learning_rate}``, ``charts/action_x<factor>`` (how often each action was sampled),
+``eval/{ssim,psnr,ssim_identity,psnr_identity}`` (greedy synthesis of whole test-fold images) and the image grid
+``eval/input_synth_target``.
+
+Memory: rollouts are collected under ``torch.no_grad()`` and only observations, graphs, actions and reward maps are
+kept; the update recomputes the forward pass one time step at a time and accumulates gradients, so the peak
+activation memory is that of one step's batch, not of the whole rollout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from agents.base import Agent
+from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from agents.graph import adjacency_weights, superpixels
+from agents.networks import BACKBONES, make_network
+from agents.training import (
+    RunLogger,
+    env_config_for,
+    eval_grid,
+    quick_eval,
+    resolve_device,
+    seed_everything,
+    write_config,
+)
+from pixgrl_env.config import EnvConfig
+from pixgrl_env.env import PixGRLVectorEnv
+
+__all__ = ["Config", "PRESETS", "PixGRLAgent", "a2c_losses", "collect", "env_config_for", "load", "main",
+           "nstep_returns", "train", "update"]
+
+CHECKPOINT = "checkpoint.pt"
+LR_SCHEDULES = ("constant", "linear", "poly")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Config and presets
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    """Hyper-parameters of the Pix-GRL agent. The defaults are the paper's (section 4); see :data:`PRESETS`."""
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]]
+
+    backbone: str = "graph"
+    """network backbone, one of agents.networks.BACKBONES ("graph": the Pix-GRL network; others: Table 3)"""
+    net_kwargs: dict[str, Any] = field(default_factory=dict)
+    """keyword arguments of the network class (widths, depths), e.g. {"conv_channels": 32, "graph_channels": 64}"""
+    num_envs: int = 32
+    """images per batch (per process under torchrun): the paper's mini-batch of 32"""
+    total_steps: int = 12_800_000
+    """budget in image-steps: one step of one image counts 1, so every episode batch adds num_envs × world_size × T
+    (the paper: 80,000 batches × 32 images × 5 steps)"""
+    n_step: int = 0
+    """rollout length n of the n-step returns (eq. 4); 0: the episode length, i.e. whole-episode returns"""
+    gamma: float = 0.15
+    """discount γ (the paper's text: 0.15; PixelRL: 0.95)"""
+    lr: float = 1e-3
+    """Adam learning rate"""
+    lr_schedule: str = "constant"
+    """learning-rate schedule: "constant", "linear" (to 0 at total_steps) or "poly" (PixelRL: (1 − progress)^0.9)"""
+    adam_eps: float = 1e-8
+    """Adam epsilon"""
+    entropy_coef: float = 0.01
+    """β, the weight of the per-pixel policy entropy bonus (PixelRL: 0.01)"""
+    value_coef: float = 0.5
+    """c_v, the weight of the per-pixel value loss mean((R − V)²)"""
+    max_grad_norm: float = 1.0
+    """clip the global gradient norm to this (0 disables clipping)"""
+    reward_scale: float = 255.0
+    """multiplies the env's reward maps before learning. Images are in [0, 1], so a step changes a pixel by ≤ 5 % and
+    the pixel reward (y − s_t)² − (y − s_{t+1})² is ~1e-3; PixelRL's ×255 (on [0, 1] images, as here) brings
+    per-pixel returns and advantages to O(0.1–1). Logged rewards (charts/) are unscaled"""
+    seed: int = 0
+    """seed of Python, numpy, torch (+ rank under torchrun) and of every episode batch of the env"""
+    device: str = "auto"
+    """torch device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1"…; under torchrun: cuda:LOCAL_RANK"""
+    deterministic: bool = False
+    """make cuDNN deterministic (slower)"""
+    torch_threads: int = 0
+    """torch intra-op CPU threads (0: torch's default). Small CPU batches gain little from more than 1, and on a
+    shared, loaded CPU extra threads spin-wait and can slow steps down by 10× or more"""
+    eval_every: int = 200_000
+    """quick eval (SSIM/PSNR vs identity on test-fold pairs, image grid) every this many image-steps (0: at the end)"""
+    eval_pairs: int = 8
+    """test-fold pairs of the quick eval (0 disables it)"""
+    eval_images: int = 3
+    """pairs shown in the eval image grid (input | synthesized | target rows)"""
+    checkpoint_every: int = 200_000
+    """write run_dir/checkpoint.pt every this many image-steps (and always at the end); 0: only at the end"""
+    superpixel_area: int = 64
+    """graph backbone: target SLIC superpixel area in pixels (the paper: about 8 × 8)"""
+    slic_compactness: float = 0.2
+    """graph backbone: SLIC compactness for [0, 1] images"""
+    graph_sigma: float = 1.5
+    """graph backbone: σ of the Gaussian distance kernel G of eq. 2, in pixels"""
+    graph_mode: str = "product"
+    """graph backbone: "product" (A = S·G, this project's reading of eq. 2) or "literal" (A = G^S as printed)"""
+    slic_threads: int = 0
+    """threads running SLIC over a batch (it runs on the CPU, one image per call); 0: min(8, available CPUs)"""
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        for name in ("num_envs", "total_steps", "superpixel_area"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("n_step", "eval_every", "eval_pairs", "eval_images", "checkpoint_every", "slic_threads",
+                     "torch_threads"):
+            _check_int(name, getattr(self, name), 0)
+        if not 0 <= self.gamma <= 1:
+            raise ValueError(f"gamma must lie in [0, 1], got {self.gamma!r}")
+        for name in ("lr", "adam_eps", "reward_scale", "graph_sigma"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("entropy_coef", "value_coef", "max_grad_norm", "slic_compactness"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.graph_mode not in ("product", "literal"):
+            raise ValueError(f"graph_mode must be 'product' or 'literal', got {self.graph_mode!r}")
+        self.net_kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in self.net_kwargs.items()}
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> Config:
+        """A named preset of :data:`PRESETS` with keyword overrides; pair it with ``env_config_for(name)``
+        (:func:`agents.training.env_config_for`, re-exported here), the env the preset is meant for."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown agents.a2c.Config fields {sorted(unknown)}")
+        return cls(**d)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+#: Agent presets. ``paper``: section 4 (Adam 1e-3, batch 32, γ 0.15 as printed, 80,000 batches of 5-step episodes);
+#: ``pixelrl``: PixelRL's learning settings (γ 0.95, poly lr decay, batch 64 of 70 × 70 crops); ``quick``: learns
+#: visibly in a few minutes on a 2-core CPU (narrow graph network, 8 crops of 64 × 64, 100 episode batches, one
+#: update per step: with γ = 0.15 the 1-step target r_t + γ V(s_{t+1}) is close to the 5-step one, and 5× more
+#: updates per image-step learned faster and steadier in our CPU runs); ``gpu``: one GPU, the full network on 64 crops
+#: of 128 × 128 per process, whole-episode returns as in the paper.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "pixelrl": dict(gamma=0.95, lr_schedule="poly", num_envs=64, total_steps=30_000 * 64 * 5),
+    "quick": dict(num_envs=8, total_steps=8 * 5 * 100, n_step=1, eval_every=8 * 5 * 25, eval_pairs=8,
+                  checkpoint_every=8 * 5 * 25, net_kwargs={"conv_channels": 16, "graph_channels": 32},
+                  torch_threads=1),
+    "gpu": dict(num_envs=64, total_steps=64 * 5 * 20_000, eval_every=64 * 5 * 500, checkpoint_every=64 * 5 * 500),
+}
+Config.PRESETS = PRESETS
+
+# ----------------------------------------------------------------------------------------------------------------
+# The agent: network, graph, actions
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def build_network(config: Config, env_config: EnvConfig) -> nn.Module:
+    """The per-pixel actor-critic of ``config.backbone`` for ``env_config``'s channels and actions."""
+    kwargs = dict(config.net_kwargs)
+    if config.backbone == "graph":
+        kwargs.setdefault("graph_kwargs", dict(n_pixels_per_segment=config.superpixel_area,
+                                               compactness=config.slic_compactness, sigma=config.graph_sigma,
+                                               mode=config.graph_mode))
+    return make_network(config.backbone, env_config.n_channels, env_config.n_actions, **kwargs)
+
+
+@functools.cache
+def _slic_pool(threads: int) -> ThreadPoolExecutor:
+    """One lazily created thread pool per thread count (scikit-image's SLIC loop releases the GIL)."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="slic")
+
+
+def pixel_graph(images: Tensor, config: Config, device: torch.device | str) -> Tensor:
+    """The normalised pixel graph ``(N, 25, H, W)`` of ``images`` ``(N, 1, H, W)`` on ``device``.
+
+    SLIC (scikit-image) runs on the CPU, one image per call, spread over ``config.slic_threads`` threads: the one
+    host copy per step that training makes. The adjacency is then built on ``device`` (:mod:`agents.graph`).
+    """
+    host = images.detach().to("cpu", torch.float64).numpy()
+    threads = config.slic_threads or min(8, len(os.sched_getaffinity(0)))
+    label = lambda x: superpixels(x, n_pixels_per_segment=config.superpixel_area,  # noqa: E731
+                                  compactness=config.slic_compactness)
+    if threads > 1 and len(host) > 1:
+        labels = torch.cat(list(_slic_pool(threads).map(label, np.split(host, len(host)))))
+    else:
+        labels = label(host)
+    return adjacency_weights(labels.to(device), sigma=config.graph_sigma, mode=config.graph_mode)
+
+
+def sample_actions(logits: Tensor) -> Tensor:
+    """One action per pixel drawn from ``softmax(logits, dim=1)``: ``(N, A, H, W)`` → ``(N, H, W)`` int64.
+
+    Gumbel-max: ``argmax(logits + Gumbel noise)`` is an exact sample of the softmax, independently per pixel.
+    """
+    u = torch.rand_like(logits).clamp_(min=torch.finfo(logits.dtype).tiny)
+    return (logits - u.log().neg().log()).argmax(dim=1)
+
+
+class PixGRLAgent(Agent):
+    """The Pix-GRL agent: a per-pixel actor-critic network (graph backbone by default) and its greedy/sampled policy.
+
+    Args:
+        env_config: The task (action set, episode length, conditioning channels: the network's input).
+        config: The agent's hyper-parameters (backbone, network widths, superpixel settings).
+        device: Torch device of the network.
+    """
+
+    name = "pixgrl"
+
+    def __init__(self, env_config: EnvConfig, config: Config | None = None, device: torch.device | str = "cpu"):
+        super().__init__(env_config, device)
+        self.config = config or Config()
+        self.net = build_network(self.config, env_config).to(self.device)
+
+    def graph(self, obs: Tensor) -> Tensor | None:
+        """The pixel graph of ``obs``'s channel 0 (the current image) on the agent's device; None if not needed."""
+        return pixel_graph(obs[:, :1], self.config, self.device) if self.net.needs_graph else None
+
+    def forward(self, obs: Tensor, graph: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``(logits (N, A, H, W), value (N, 1, H, W))`` of ``obs`` on the agent's device, with autograd.
+
+        The graph is computed from ``obs`` when the backbone needs one and none is given.
+        """
+        if obs.ndim != 4 or obs.shape[1] != self.env_config.n_channels:
+            raise ValueError(f"obs must be (N, {self.env_config.n_channels}, H, W), got {tuple(obs.shape)}")
+        obs = obs.to(self.device, torch.float32)
+        if graph is None and self.net.needs_graph:
+            graph = self.graph(obs)
+        return self.net(obs, graph)
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, deterministic: bool = True) -> Tensor:
+        logits, _ = self.forward(obs)
+        actions = logits.argmax(dim=1) if deterministic else sample_actions(logits)
+        return actions.to(obs.device)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.net.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["model"])
+
+
+def load(checkpoint: dict[str, Any], device: torch.device | str = "cpu") -> PixGRLAgent:
+    """Rebuild a :class:`PixGRLAgent` from a loaded checkpoint (:func:`agents.checkpoint.load_checkpoint`)."""
+    if checkpoint.get("agent") != PixGRLAgent.name:
+        raise ValueError(f"checkpoint is for agent {checkpoint.get('agent')!r}, not {PixGRLAgent.name!r}")
+    env_config = EnvConfig.from_dict({**checkpoint["env_config"], "device": str(torch.device(device))})
+    agent = PixGRLAgent(env_config, Config.from_dict(checkpoint["config"]), device)
+    agent.load_state_dict({"model": checkpoint["model"]})
+    return agent
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# ALGO LOGIC: rollouts, n-step returns, losses, one update
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class Rollout(NamedTuple):
+    """``n`` steps of ``N`` images, all on the training device."""
+
+    obs: list[Tensor]  #: n × (N, C, H, W): s_t
+    graphs: list[Tensor | None]  #: n × (N, 25, H, W) pixel graphs of s_t (None for backbones without one)
+    actions: list[Tensor]  #: n × (N, H, W) int64: a_t, one action map per image
+    rewards: Tensor  #: (n, N, 1, H, W): r_t × reward_scale
+    bootstrap: Tensor  #: (N, 1, H, W): V(s_{t+n}), 0 where the episode terminated
+    next_obs: Tensor  #: (N, C, H, W): s_{t+n}
+    terminated: Tensor  #: (N,) bool: the episodes ended at s_{t+n}
+
+
+@torch.no_grad()
+def collect(agent: PixGRLAgent, env: PixGRLVectorEnv, obs: Tensor, n: int, reward_scale: float) -> Rollout:
+    """Step every sub-env ``n`` times from ``obs`` with actions sampled from the agent's policy.
+
+    Runs under ``no_grad``: the update recomputes the forward pass, so no activations are kept here.
+    """
+    obs_l, graphs, actions, rewards = [], [], [], []
+    for _ in range(n):
+        graph = agent.graph(obs)
+        logits, _ = agent.net(obs, graph)
+        action = sample_actions(logits)
+        next_obs, _, terminated, truncated, info = env.step(action)
+        if not info["_reward_map"].all():
+            raise RuntimeError("a sub-env autoreset inside a rollout: episodes must start together (env.reset())")
+        obs_l.append(obs)
+        graphs.append(graph)
+        actions.append(action)
+        rewards.append(info["reward_map"] * reward_scale)
+        obs = next_obs
+    ended = terminated | truncated
+    if bool(ended.all()) and bool(terminated.all()):
+        bootstrap = torch.zeros_like(rewards[-1])
+    else:  # bootstrap from V(s_{t+n}) wherever the episode goes on (or was truncated, which is not terminal)
+        _, value = agent.net(obs, agent.graph(obs))
+        bootstrap = value * (~terminated).view(-1, 1, 1, 1)
+    return Rollout(obs_l, graphs, actions, torch.stack(rewards), bootstrap, obs, terminated)
+
+
+def nstep_returns(rewards: Tensor, bootstrap: Tensor, gamma: float) -> Tensor:
+    """Per-pixel n-step returns of eq. 4: ``R_t = r_t + γ R_{t+1}`` backwards from ``R_n = bootstrap``.
+
+    Args:
+        rewards: ``(n, N, 1, H, W)`` reward maps r_t … r_{t+n-1}.
+        bootstrap: ``(N, 1, H, W)``: V(s_{t+n}), or 0 where s_{t+n} is terminal.
+        gamma: Discount γ.
+
+    Returns:
+        ``(n, N, 1, H, W)``: R_t = Σ_k γ^k r_{t+k} + γ^(n−t) · bootstrap for every step t of the rollout.
+    """
+    returns = torch.empty_like(rewards)
+    running = bootstrap
+    for t in reversed(range(rewards.shape[0])):
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns
+
+
+class Losses(NamedTuple):
+    """The A2C losses of one batch, scalars."""
+
+    total: Tensor  #: policy + value_coef · value − entropy_coef · entropy
+    policy: Tensor  #: −mean(log π(a|s) · A), A = R − V detached
+    value: Tensor  #: mean((R − V)²)
+    entropy: Tensor  #: mean per-pixel entropy of π(·|s)
+
+
+def a2c_losses(logits: Tensor, values: Tensor, actions: Tensor, returns: Tensor, value_coef: float = 0.5,
+               entropy_coef: float = 0.01) -> Losses:
+    """Per-pixel A2C losses (eqs. 8–10), averaged over pixels and images. Pure: no state, no side effects.
+
+    Args:
+        logits: ``(N, A, H, W)`` policy logits.
+        values: ``(N, 1, H, W)`` V(s).
+        actions: ``(N, H, W)`` int64 actions taken.
+        returns: ``(N, 1, H, W)`` n-step returns R (no gradient flows into them).
+        value_coef: c_v.
+        entropy_coef: β.
+
+    Returns:
+        :class:`Losses`. The advantage ``R − V`` is detached, so the policy loss has no gradient w.r.t. ``values``.
+    """
+    log_probs = F.log_softmax(logits, dim=1)
+    log_prob = log_probs.gather(1, actions.unsqueeze(1))  # (N, 1, H, W)
+    returns = returns.detach()
+    advantage = (returns - values).detach()
+    policy = -(log_prob * advantage).mean()
+    value = (returns - values).pow(2).mean()
+    entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()
+    return Losses(policy + value_coef * value - entropy_coef * entropy, policy, value, entropy)
+
+
+def update(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout, returns: Tensor,
+           config: Config) -> dict[str, float]:
+    """One gradient step on a rollout; the forward pass is recomputed one time step at a time (memory: one step).
+
+    The loss is the mean over the ``n`` steps, so accumulating ``loss_t / n`` gives the gradient of the whole
+    batch. Under DDP, gradients are all-reduced once, on the last step's backward.
+    """
+    n = len(rollout.obs)
+    optimizer.zero_grad(set_to_none=True)
+    sums = torch.zeros(4, device=returns.device)
+    for t in range(n):
+        sync = nullcontext() if t == n - 1 or not hasattr(model, "no_sync") else model.no_sync()
+        with sync:
+            logits, values = model(rollout.obs[t], rollout.graphs[t])
+            losses = a2c_losses(logits, values, rollout.actions[t], returns[t], config.value_coef,
+                                config.entropy_coef)
+            (losses.total / n).backward()
+        sums += torch.stack([x.detach() for x in losses])
+    params = [p for p in model.parameters() if p.grad is not None]
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
+    optimizer.step()
+    total, policy, value, entropy = (sums / n).tolist()
+    return {"losses__loss": total, "losses__policy": policy, "losses__value": value, "losses__entropy": entropy,
+            "losses__grad_norm": float(grad_norm)}
+
+
+def learning_rate(config: Config, step: int) -> float:
+    """The learning rate after ``step`` image-steps under ``config.lr_schedule``."""
+    progress = min(step / config.total_steps, 1.0)
+    if config.lr_schedule == "linear":
+        return config.lr * (1.0 - progress)
+    if config.lr_schedule == "poly":
+        return config.lr * (1.0 - progress) ** 0.9
+    return config.lr
+
+
+def episode_seed(seed: int, rank: int, episode: int) -> int:
+    """The env seed of episode batch ``episode`` on process ``rank`` (sub-env i gets this + i).
+
+    Every episode batch is seeded from ``(seed, rank, episode)`` alone, so a resumed run draws exactly the episodes
+    the uninterrupted run would have, without saving the env's generators.
+    """
+    return int(np.random.SeedSequence([seed, rank, episode]).generate_state(1)[0])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Processes: single or torchrun (DistributedDataParallel)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class Dist(NamedTuple):
+    rank: int
+    world: int
+    device: torch.device
+    owns_group: bool  #: we initialised the process group (and destroy it at the end)
+
+
+def setup_distributed(device: str) -> Dist:
+    """Detect torchrun (``WORLD_SIZE`` > 1) and join the process group: NCCL on CUDA, gloo on CPU.
+
+    Each process uses ``cuda:LOCAL_RANK`` when the resolved device is CUDA; single-process runs use ``device``.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 and not (dist.is_available() and dist.is_initialized()):
+        return Dist(0, 1, resolve_device(device), False)
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(dev)
+    owns = not dist.is_initialized()
+    if owns:
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), dev, owns)
+
+
+def _gather_rng(world: int) -> list[dict[str, Any]]:
+    """Every process's RNG states (rank order); a collective call under DDP."""
+    rng = capture_rng()
+    if world == 1:
+        return [rng]
+    out: list[Any] = [None] * world
+    dist.all_gather_object(out, {k: (v.cpu() if isinstance(v, Tensor) else
+                                     [s.cpu() for s in v] if isinstance(v, list) else v) for k, v in rng.items()})
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Training
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume: bool = False) -> PixGRLAgent:
+    """Train the Pix-GRL agent; write ``run_dir/{checkpoint.pt, config.json, tb/}``; return the trained agent.
+
+    Episode batches: every sub-env starts together with ``env.reset(seed=episode_seed(...))`` and all terminate
+    after ``episode_length`` steps. Resetting explicitly at every batch (rather than stepping into the vector env's
+    next-step autoreset, which would spend one step whose actions are ignored and whose reward is 0) keeps every
+    step of a rollout a real transition and seeds each batch from ``(seed, rank, batch index)``.
+
+    Resume (``resume=True`` with ``run_dir/checkpoint.pt``): restores the model, Adam's state, the step counter and
+    every process's RNG states. Checkpoints are written only between episode batches and the env is re-seeded per
+    batch, so on the same device and process count a resumed run continues exactly as the uninterrupted one would
+    (up to non-deterministic GPU kernels). With another process count the RNGs are re-seeded from (seed, rank, step).
+
+    Under torchrun (``WORLD_SIZE`` > 1) every process runs ``num_envs`` images with its own episodes and torch seed
+    (``seed + rank``); DDP averages the gradients, so the weights stay identical; only rank 0 logs, evaluates and
+    writes checkpoints.
+    """
+    run_dir = Path(run_dir)
+    proc = setup_distributed(config.device)
+    rank, world, device = proc.rank, proc.world, proc.device
+    lead = rank == 0
+    # TRY NOT TO MODIFY: seeding
+    seed_everything(config.seed + rank, config.deterministic)
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    env_config = env_config.replace(device=str(device))
+    t_max = env_config.episode_length
+    n_step = config.n_step or t_max
+    env = PixGRLVectorEnv(config.num_envs, env_config, output="torch")
+    agent = PixGRLAgent(env_config, config, device)
+    model: nn.Module = agent.net
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(agent.net, device_ids=[device.index] if device.type == "cuda"
+                                                    else None)
+    optimizer = torch.optim.Adam(agent.net.parameters(), lr=config.lr, eps=config.adam_eps)
+
+    step = 0
+    path = run_dir / CHECKPOINT
+    if resume and path.is_file():
+        ckpt = load_checkpoint(path, device)
+        if ckpt["agent"] != PixGRLAgent.name:
+            raise ValueError(f"{path} holds a {ckpt['agent']!r} checkpoint, not {PixGRLAgent.name!r}")
+        agent.load_state_dict({"model": ckpt["model"]})
+        optimizer.load_state_dict(ckpt["optimizer"])
+        step = int(ckpt["step"])
+        rngs = ckpt.get("rng_ranks") or [ckpt["rng"]]
+        if len(rngs) == world:
+            restore_rng(rngs[rank])
+        else:
+            seed_everything(episode_seed(config.seed, rank, step) % 2**31)
+    if lead:
+        write_config(run_dir, config=config, env_config=env_config)
+    logger = RunLogger(run_dir, config.total_steps, initial=step, hparams=config.to_dict(), enabled=lead,
+                       desc="pixgrl")
+    batch_steps = config.num_envs * world * t_max
+
+    def save() -> None:
+        rngs = _gather_rng(world)  # collective: every rank calls save()
+        if lead:
+            save_checkpoint(path, agent=PixGRLAgent.name, step=step, config=config, env_config=env_config,
+                            model=agent.net.state_dict(), optimizer=optimizer.state_dict(), rng=rngs[0],
+                            rng_ranks=rngs, world_size=world)
+
+    def evaluate() -> None:
+        if lead and config.eval_pairs:
+            result = quick_eval(agent, env_config, config.eval_pairs)
+            logger.scalars(step, **{f"eval__{k}": v for k, v in result.items()})
+            if config.eval_images:
+                logger.images("eval/input_synth_target", eval_grid(agent, env_config, config.eval_images), step,
+                              ncol=3)
+
+    def crossed(every: int) -> bool:
+        return every > 0 and step // every > (step - batch_steps) // every
+
+    try:
+        while step < config.total_steps:
+            # ALGO LOGIC: one batch of episodes, an update every n steps
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step)
+            obs, _ = env.reset(seed=episode_seed(config.seed, rank, step // batch_steps))
+            ep_reward = torch.zeros(config.num_envs, device=device)
+            action_counts = torch.zeros(env_config.n_actions, device=device)
+            logs: dict[str, float] = {}
+            t = 0
+            while t < t_max:
+                rollout = collect(agent, env, obs, min(n_step, t_max - t), config.reward_scale)
+                returns = nstep_returns(rollout.rewards, rollout.bootstrap, config.gamma)
+                logs = update(model, optimizer, rollout, returns, config)
+                ep_reward += rollout.rewards.mean(dim=(2, 3, 4)).sum(0) / config.reward_scale
+                action_counts += torch.stack(rollout.actions).flatten().bincount(minlength=env_config.n_actions)
+                obs, t = rollout.next_obs, t + len(rollout.obs)
+            if not bool(rollout.terminated.all()):
+                raise RuntimeError(f"episodes did not terminate after episode_length={t_max} steps")
+            step += batch_steps
+
+            # TRY NOT TO MODIFY: logging, eval, checkpoints
+            fractions = (action_counts / action_counts.sum()).tolist()
+            logger.scalars(step, **logs, charts__mean_reward=float(ep_reward.mean()),
+                           charts__learning_rate=optimizer.param_groups[0]["lr"],
+                           charts__steps_per_s=logger.steps_per_second(step),
+                           **{f"charts__action_x{f:g}": p for f, p in zip(env_config.factors, fractions)})
+            logger.advance(batch_steps, reward=float(ep_reward.mean()), loss=logs["losses__loss"])
+            if crossed(config.eval_every) and step < config.total_steps:
+                evaluate()
+            if crossed(config.checkpoint_every) and step < config.total_steps:
+                save()
+        evaluate()
+        save()
+    finally:
+        logger.close()
+        env.close()
+        if proc.owns_group:
+            dist.destroy_process_group()
+    return agent
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Command line
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _field_parser(default: Any):
+    if isinstance(default, bool):
+        return lambda s: {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[s.lower()]
+    if isinstance(default, (int, float, str)):
+        return type(default)
+    return json.loads
+
+
+def _env_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def main(argv: Sequence[str] | None = None) -> PixGRLAgent:
+    """``python -m agents.a2c [--preset NAME] [--FIELD VALUE …] [--env KEY=VALUE …] --run-dir DIR [--resume]``."""
+    parser = argparse.ArgumentParser(prog="python -m agents.a2c", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--preset", default=None, choices=["auto", *sorted(PRESETS)],
+                        help='agent and env preset ("auto", the default: gpu with CUDA, else quick)')
+    parser.add_argument("--run-dir", required=True, help="folder of checkpoint.pt, config.json and tb/")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from run_dir/checkpoint.pt, with its configs unless --preset is given (other "
+                             "options still override them, e.g. a larger --total-steps)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help='EnvConfig override (JSON values), e.g. --env crop=96 --env dataset=toy')
+    docs = _field_docs()
+    for f in dataclasses.fields(Config):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=_field_parser(default),
+                            default=argparse.SUPPRESS, help=docs.get(f.name, ""))
+    args = vars(parser.parse_args(argv))
+    preset, run_dir, resume = args.pop("preset"), Path(args.pop("run_dir")), args.pop("resume")
+    env_overrides = {}
+    for item in args.pop("env"):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--env expects KEY=VALUE, got {item!r}")
+        env_overrides[key] = _env_value(value)
+    if resume and preset is None and (run_dir / CHECKPOINT).is_file():
+        ckpt = load_checkpoint(run_dir / CHECKPOINT)
+        config = Config.from_dict({**ckpt["config"], **args})
+        env_config = EnvConfig.from_dict({**ckpt["env_config"], **env_overrides})
+    else:
+        if preset in (None, "auto"):
+            preset = "gpu" if torch.cuda.is_available() else "quick"
+        config, env_config = Config.preset(preset, **args), env_config_for(preset, **env_overrides)
+    return train(config, env_config, run_dir, resume=resume)
+
+
+def _field_docs() -> dict[str, str]:
+    """The docstring under each Config field (CleanRL's tyro reads the same strings), for ``--help``."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(Config))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs = {}
+    for node, nxt in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = " ".join(str(nxt.value.value).split()).replace("%", "%%")  # type: ignore[union-attr]
+    return docs
+
+
+if __name__ == "__main__":
+    main()

@@ -76,14 +76,17 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(names) - set(runs)
     if unknown:
         parser.error(f"unknown benchmarks {sorted(unknown)}; expected some of {list(runs)}")
-    out = {"machine": machine(), "results": {}}
+    path = Path(args.out) if args.out else HERE / "results" / ("cuda.json" if torch.cuda.is_available() else "cpu.json")
+    # A subset run updates those entries of an existing file and keeps the others (each keeps its own machine note).
+    out = json.loads(path.read_text()) if path.is_file() else {"results": {}}
+    out["machine"] = machine()
     for name in names:
         t0 = time.perf_counter()
         print(f"[bench] {name} ...", flush=True)
         out["results"][name] = runs[name]()
         out["results"][name]["_wall_s"] = round(time.perf_counter() - t0, 1)
+        out["results"][name]["_machine"] = out["machine"]
         print(json.dumps(out["results"][name], indent=2, default=str), flush=True)
-    path = Path(args.out) if args.out else HERE / "results" / ("cuda.json" if torch.cuda.is_available() else "cpu.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, default=str))
     print(f"[bench] wrote {path}")

@@ -240,6 +240,15 @@ def _w1_approx(a: Tensor, b: Tensor, patch: int, bins: int, chunk_bytes: int) ->
     nc = n * c
     a = a.reshape(nc, h, w)
     b = b.reshape(nc, h, w)
+    if a.device.type == "cpu" and nc > 1:
+        # On the CPU, keep each chunk's temporaries cache-sized: a group of images with several bins per chunk
+        # (one big batch per bin was measured 4x slower than image by image at 16 x 256 x 256).
+        per_image_bin = 6 * (h + patch) * (w + patch) * a.element_size()
+        group = max(1, min(chunk_bytes, _CPU_CHUNK_BYTES) // (8 * per_image_bin))
+        if group < nc:
+            parts = [_w1_approx(a[i:i + group, None], b[i:i + group, None], patch, bins, chunk_bytes)
+                     for i in range(0, nc, group)]
+            return torch.cat(parts).view(n, c, h, w)
     # integration range per image/channel: [0, 1], widened to the data if it leaves [0, 1]. W1 scales with an affine
     # map of the values, so map [lo, hi] onto [0, 1] (a no-op, bit for bit, when lo = 0 and hi = 1) and scale back.
     lo = torch.minimum(a.amin(dim=(1, 2)), b.amin(dim=(1, 2))).clamp(max=0.0).view(nc, 1, 1)

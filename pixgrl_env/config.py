@@ -161,9 +161,9 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
-#: Named presets. ``default`` = ``paper``: the paper's values (λ = 0.2 and 16×16 patches from Table 5, ×0.95/×1/×1.05, 5 steps);
-#: ``paper_text``: λ = 0.15 as printed in section 4; ``long``: 20-step episodes, which lift the reachability cap
-#: of the paper's action set (see the README); ``small``: 64×64 crops for CPU-sized training.
+#: Named presets. ``default`` = ``paper``: the paper's values (λ = 0.2 and 16×16 patches from Table 5,
+#: ×0.95/×1/×1.05, 5 steps); ``paper_text``: λ = 0.15 as printed in section 4; ``long``: 20-step episodes, which
+#: lift the reachability cap of the paper's action set (see the README); ``small``: 64×64 crops for CPU training.
 ENV_PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "paper": {},

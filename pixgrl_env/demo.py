@@ -32,8 +32,8 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0, max_pai
     if minutes is not None:
         if not minutes > 0:
             raise ValueError(f"minutes must be > 0, got {minutes!r}")
-        # The quick preset's budget takes about 6 minutes on a 2-core CPU; scale it linearly.
-        steps = max(config.num_envs * 5, int(config.total_steps * minutes / 6.0))
+        # The quick preset's budget takes about 4 minutes on a 2-core CPU; scale it linearly.
+        steps = max(config.num_envs * 5, int(config.total_steps * minutes / 4.0))
         config = config.replace(total_steps=steps)
     env_config = a2c.env_config_for("quick")
     out_dir = Path(out_dir)

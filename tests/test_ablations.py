@@ -6,7 +6,6 @@ import argparse
 import json
 
 import pytest
-import torch
 
 from agents.networks import BACKBONES
 from baselines.reference import IdentityAgent
@@ -96,7 +95,6 @@ def test_tiny_run_with_a_custom_trainer(tmp_path):
 
 def test_tiny_run_of_the_pixgrl_agent(tmp_path):
     """Two λ variants of the real A2C agent for one episode batch each, then a resumed rerun."""
-    torch.set_num_threads(1)
     kwargs = dict(variants=["lam0.2", "lam1"], env_config=EnvConfig(), dataset="toy", dataset_kwargs=TOY,
                   max_pairs=2, device="cpu", progress=False, with_oracle=False,
                   config_overrides={"backbone": "cnn", "net_kwargs": {"widths": (8, 8)}, "num_envs": 2,

@@ -9,7 +9,6 @@ import math
 import matplotlib.image
 import numpy as np
 import pytest
-import torch
 
 from baselines.reference import IdentityAgent
 from pixgrl_env import evaluation as E
@@ -32,7 +31,6 @@ def trained(tmp_path_factory):
     from agents import a2c
     from baselines import supervised
 
-    torch.set_num_threads(1)
     a2c.train(a2c.Config.preset("quick", num_envs=2, total_steps=10, eval_pairs=0, checkpoint_every=0,
                                 device="cpu", net_kwargs={"conv_channels": 8, "graph_channels": 8}),
               _toy_env(), root / "a2c")

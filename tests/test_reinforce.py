@@ -22,15 +22,6 @@ TINY_NET = {"channels": 8, "dilations": (1, 2)}
 ENV = EnvConfig(dataset="toy", dataset_kwargs={"size": 16, "n_patients": 5}, lam=0.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: faster for these tiny networks, and far faster on a shared, loaded CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def toy_inputs(n: int) -> torch.Tensor:
     """``(n, 1, 16, 16)`` inputs of the first ``n`` toy pairs."""
     return torch.stack([torch.from_numpy(ToyPairDataset(size=16)[i].input)[None] for i in range(n)])

@@ -31,16 +31,6 @@ TOY = EnvConfig(dataset="toy", dataset_kwargs={"size": 16, "n_patients": 6}, lam
 ALLOWED_WARNINGS = ("has to be `np.uint8`", "not in [0, 255]", "minimal resolution for an image is 36x36")
 
 
-@pytest.fixture(autouse=True)
-def _small_cpu_runs(monkeypatch):
-    """Tiny CPU runs: on a loaded machine two OpenMP threads wait on each other (10-20x slower than one)."""
-    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _config(**kw) -> Config:
     fields = dict(n_envs=2, total_timesteps=200, n_steps=10, batch_size=10, n_epochs=2, device="cpu",
                   backbone_kwargs={"channels": 8, "dilations": (1, 2)}, checkpoint_every=100, eval_every=100,

@@ -16,17 +16,6 @@ from pixgrl_env.config import EnvConfig
 TOY = EnvConfig(dataset="toy", dataset_kwargs={"size": 32, "n_patients": 6}, lam=0.0)
 
 
-@pytest.fixture(autouse=True)
-def _small_cpu_runs(monkeypatch):
-    """Tiny CPU runs: oneDNN spends ~1 s per new conv shape on warm-up, far more than these runs take without it,
-    and on a loaded machine two OpenMP threads wait on each other (10-20x slower than one thread)."""
-    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _config(model: str, steps: int, **kw) -> Config:
     fields = dict(levels=2, width=8, disc_width=8, steps=steps, batch_size=4, device="cpu", log_every=1,
                   eval_every=2, eval_pairs=1, checkpoint_every=2)

@@ -1020,6 +1020,6 @@ def _cli_evaluate(args: Any) -> int:
 __all__ = [
     "BUILTIN_AGENTS", "CV_FORMAT", "FORMAT", "LOWER_IS_BETTER", "ResolvedAgent", "build_reference_agent",
     "combine_folds", "cross_validate", "evaluate", "fit_classifier", "fold_trainer", "leaderboard", "load_results",
-    "metric_value", "rank", "register_cli", "resolve_agent", "resolve_agents", "run_trajectory", "to_jsonable", "versions",
-    "write_json",
+    "metric_value", "rank", "register_cli", "resolve_agent", "resolve_agents", "run_trajectory", "to_jsonable",
+    "versions", "write_json",
 ]

@@ -530,10 +530,10 @@ class PixGRLVectorEnv(VectorEnv):
                                  f"got {mask.dtype} {mask.shape}")
         if not self._rngs and not mask.all():
             raise RuntimeError("the first reset() must reset every sub-env (no reset_mask)")
-        if not self._rngs:
+        if not self._rngs:  # first reset: every sub-env gets a generator (seeded below, or from entropy)
             self._rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
         for i in np.flatnonzero(mask):
-            if seeds[i] is not None or not self._rngs:
+            if seeds[i] is not None:
                 self._rngs[i] = seeding.np_random(seeds[i])[0]
         indices = options.pop("indices", None)
         if options:

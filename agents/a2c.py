@@ -167,7 +167,11 @@ class Config:
         (:func:`agents.training.env_config_for`, re-exported here), the env the preset is meant for."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        values = {**PRESETS[name], **overrides}
+        preset_backbone = PRESETS[name].get("backbone", cls.backbone)
+        if values.get("backbone", preset_backbone) != preset_backbone and "net_kwargs" not in overrides:
+            values.pop("net_kwargs", None)  # a preset's network widths are for its own backbone
+        return cls(**values)
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)

@@ -61,7 +61,7 @@ from agents.training import (
     seed_everything,
     write_config,
 )
-from pixgrl_env.config import EnvConfig
+from pixgrl_env.config import EnvConfig, check_int
 from pixgrl_env.env import PixGRLVectorEnv
 
 __all__ = ["Config", "PRESETS", "PixGRLAgent", "a2c_losses", "collect", "env_config_for", "load", "main",
@@ -143,10 +143,10 @@ class Config:
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
         for name in ("num_envs", "total_steps", "superpixel_area"):
-            _check_int(name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1)
         for name in ("n_step", "eval_every", "eval_pairs", "eval_images", "checkpoint_every", "slic_threads",
                      "torch_threads"):
-            _check_int(name, getattr(self, name), 0)
+            check_int(name, getattr(self, name), 0)
         if not 0 <= self.gamma <= 1:
             raise ValueError(f"gamma must lie in [0, 1], got {self.gamma!r}")
         for name in ("lr", "adam_eps", "reward_scale", "graph_sigma"):
@@ -185,11 +185,6 @@ class Config:
         if unknown:
             raise ValueError(f"unknown agents.a2c.Config fields {sorted(unknown)}")
         return cls(**d)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 #: Agent presets. ``paper``: section 4 (Adam 1e-3, batch 32, γ 0.15 as printed, 80,000 batches of 5-step episodes);

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 #: Action factor sets. ``stepS`` are the paper's Table 5 step sizes "×±S" (S and 2 − S, plus ×1.0 to keep);
 #: ``n3``/``n5``/``n7`` its action counts. ``paper`` = ``step1.05`` = ``n3``, the best setting (SSIM 0.85).
 ACTION_PRESETS: dict[str, tuple[float, ...]] = {
@@ -91,15 +93,15 @@ class EnvConfig:
         object.__setattr__(self, "factors", factors)
         object.__setattr__(self, "conditioning", tuple(self.conditioning))
         object.__setattr__(self, "dataset_kwargs", dict(self.dataset_kwargs))
-        _check_int("episode_length", self.episode_length, 1)
-        _check_int("patch", self.patch, 1)
-        _check_int("n_folds", self.n_folds, 2)
-        _check_int("fold", self.fold, 0)
-        _check_int("cache_size", self.cache_size, 0)
+        check_int("episode_length", self.episode_length, 1)
+        check_int("patch", self.patch, 1)
+        check_int("n_folds", self.n_folds, 2)
+        check_int("fold", self.fold, 0)
+        check_int("cache_size", self.cache_size, 0)
         if self.fold >= self.n_folds:
             raise ValueError(f"fold must be in [0, n_folds={self.n_folds}), got {self.fold}")
         if self.crop is not None:
-            _check_int("crop", self.crop, 1)
+            check_int("crop", self.crop, 1)
         for name in ("lam", "pixel_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
@@ -156,9 +158,12 @@ class EnvConfig:
         return cls(**d)
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+def check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is an int ``>= minimum`` (or None when allowed)."""
+    if value is None and allow_none:
+        return
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, got {value!r}")
 
 
 #: Named presets. ``default`` = ``paper``: the paper's values (λ = 0.2 and 16×16 patches from Table 5,

@@ -66,7 +66,7 @@ import numpy as np
 import torch
 
 from pixgrl_env import metrics as M
-from pixgrl_env.config import EnvConfig
+from pixgrl_env.config import EnvConfig, check_int
 from pixgrl_env.data import LABELS, Pair, PairDataset, make_dataset, split_dataset
 from pixgrl_env.data.base import SPLITS, UNKNOWN_LABEL, Subset
 
@@ -507,13 +507,6 @@ def _device_info(dev: torch.device) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------------------------
 # evaluate
 # ----------------------------------------------------------------------------------------------------------------
-def _check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, got {value!r}")
-
-
 class _Accumulator:
     """Per-agent running results of :func:`evaluate`."""
 
@@ -564,16 +557,16 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
 
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    _check_int("n_folds", n_folds, 2)
-    _check_int("fold", fold, 0)
+    check_int("n_folds", n_folds, 2)
+    check_int("fold", fold, 0)
     if fold >= n_folds:
         raise ValueError(f"fold must be in [0, n_folds={n_folds}), got {fold}")
-    _check_int("split_seed", split_seed, 0)
-    _check_int("max_pairs", max_pairs, 1, allow_none=True)
-    _check_int("batch_size", batch_size, 1)
-    _check_int("n_examples", n_examples, 0)
+    check_int("split_seed", split_seed, 0)
+    check_int("max_pairs", max_pairs, 1, allow_none=True)
+    check_int("batch_size", batch_size, 1)
+    check_int("n_examples", n_examples, 0)
     if classifier_max_pairs is not None:
-        _check_int("classifier_max_pairs", classifier_max_pairs, 1)
+        check_int("classifier_max_pairs", classifier_max_pairs, 1)
     if not isinstance(device, (str, torch.device)):
         raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}")
     dev = resolve_device(str(device))
@@ -896,7 +889,7 @@ def cross_validate(agents: AgentsForFold | Mapping[str, Any] | Sequence[Any] | s
         ``{"format", "k", "folds", "per_fold": [{agent: {metric: mean}}...], "combined": combine_folds(...),
         "fold_results": [...]}``.
     """
-    _check_int("k", k, 2)
+    check_int("k", k, 2)
     fold_list = list(range(k)) if folds is None else [int(f) for f in folds]
     if not fold_list or any(not 0 <= f < k for f in fold_list) or len(set(fold_list)) != len(fold_list):
         raise ValueError(f"folds must be distinct ints in [0, {k}), got {folds!r}")

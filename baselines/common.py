@@ -231,6 +231,15 @@ def collect_episode(env: PixGRLVectorEnv, policy: Callable[[Tensor], Tensor], re
 # ----------------------------------------------------------------------------------------------------------------
 
 
+def gradient_step(optimizer: torch.optim.Optimizer, loss: Tensor, parameters: Any, max_grad_norm: float) -> None:
+    """``zero_grad`` → ``backward`` → clip the global gradient norm (when ``max_grad_norm > 0``) → ``step``."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+    optimizer.step()
+
+
 class Run:
     """The plumbing of one baseline training run in ``run_dir``, so the trainers hold only their algorithm.
 

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from baselines.common import (  # noqa: F401  (env_config_for: the env each preset is meant for, for the CLI)
-    BaselineConfig, Episode, PixelNetAgent, Run, collect_episode, env_config_for, load_agent)
+    BaselineConfig, Episode, PixelNetAgent, Run, collect_episode, env_config_for, gradient_step, load_agent)
 from pixgrl_env.config import EnvConfig
 
 
@@ -274,11 +274,7 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
         if run.step + run.steps_per_batch >= learning_starts:
             for _ in range(config.gradient_steps):
                 loss, q_sa = dqn_loss(agent, target_network, rb.sample(config.batch_size), config)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.max_grad_norm > 0:
-                    torch.nn.utils.clip_grad_norm_(agent.network.parameters(), config.max_grad_norm)
-                optimizer.step()
+                gradient_step(optimizer, loss, agent.network.parameters(), config.max_grad_norm)
                 updates += 1
                 if updates % config.target_network_frequency == 0:
                     update_target(target_network, agent.network, config.tau)

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from baselines.common import (  # noqa: F401  (env_config_for: the env each preset is meant for, for the CLI)
-    BaselineConfig, Episode, PixelNetAgent, Run, collect_episode, env_config_for, load_agent)
+    BaselineConfig, Episode, PixelNetAgent, Run, collect_episode, env_config_for, gradient_step, load_agent)
 from pixgrl_env.config import EnvConfig
 
 BASELINES = ("none", "mean", "value")
@@ -152,11 +152,7 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
     while not run.done:
         episode = collect_episode(run.env, lambda obs: agent.act(obs, deterministic=False), config.reward_scale)
         loss, logs = policy_loss(agent, episode, config)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(agent.network.parameters(), config.max_grad_norm)
-        optimizer.step()
+        gradient_step(optimizer, loss, agent.network.parameters(), config.max_grad_norm)
         updates += 1
         run.advance(charts__episodic_return=episode.rewards.sum(0).mean().item() / config.reward_scale,
                     losses__loss=loss.item(), **logs)

@@ -63,6 +63,15 @@ def _span(d: int, size: int) -> tuple[int, int]:
     return max(0, -d), size - max(0, d)
 
 
+def _windows(offsets: list[tuple[int, int]], h: int, w: int, skip: int | None = None):
+    """For each offset ``k`` (except ``skip``) with any in-image pair: ``(k, here, there)``, the slices of the
+    output positions and of their neighbours at that offset."""
+    for k, (dy, dx) in enumerate(offsets):
+        (y0, y1), (x0, x1) = _span(dy, h), _span(dx, w)
+        if k != skip and y0 < y1 and x0 < x1:
+            yield k, (slice(y0, y1), slice(x0, x1)), (slice(y0 + dy, y1 + dy), slice(x0 + dx, x1 + dx))
+
+
 class GraphAggregate(torch.autograd.Function):
     """``out[n, c, y, x] = Σ_k w[n, k, y, x] · x[n, c, y + dy_k, x + dx_k]`` (zero outside the image).
 
@@ -89,16 +98,8 @@ class GraphAggregate(torch.autograd.Function):
         h, wd = x.shape[-2:]
         centre = len(offsets) // 2
         out = x * w[:, centre : centre + 1]
-        for k, (dy, dx) in enumerate(offsets):
-            if k == centre:
-                continue
-            y0, y1 = _span(dy, h)
-            x0, x1 = _span(dx, wd)
-            if y0 >= y1 or x0 >= x1:
-                continue
-            out[:, :, y0:y1, x0:x1].addcmul_(
-                w[:, k : k + 1, y0:y1, x0:x1], x[:, :, y0 + dy : y1 + dy, x0 + dx : x1 + dx]
-            )
+        for k, here, there in _windows(offsets, h, wd, skip=centre):
+            out[:, :, here[0], here[1]].addcmul_(w[:, k : k + 1, here[0], here[1]], x[:, :, there[0], there[1]])
         ctx.save_for_backward(w, x if ctx.needs_input_grad[1] else None)
         return out
 
@@ -112,25 +113,13 @@ class GraphAggregate(torch.autograd.Function):
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
             grad_x = grad_out * w[:, centre : centre + 1]
-            for k, (dy, dx) in enumerate(offsets):
-                if k == centre:
-                    continue
-                y0, y1 = _span(dy, h)
-                x0, x1 = _span(dx, wd)
-                if y0 >= y1 or x0 >= x1:
-                    continue
-                grad_x[:, :, y0 + dy : y1 + dy, x0 + dx : x1 + dx].addcmul_(
-                    w[:, k : k + 1, y0:y1, x0:x1], grad_out[:, :, y0:y1, x0:x1]
-                )
+            for k, here, there in _windows(offsets, h, wd, skip=centre):
+                grad_x[:, :, there[0], there[1]].addcmul_(w[:, k : k + 1, here[0], here[1]],
+                                                          grad_out[:, :, here[0], here[1]])
         if ctx.needs_input_grad[1]:
             grad_w = torch.zeros_like(w)
-            for k, (dy, dx) in enumerate(offsets):
-                y0, y1 = _span(dy, h)
-                x0, x1 = _span(dx, wd)
-                if y0 >= y1 or x0 >= x1:
-                    continue
-                prod = grad_out[:, :, y0:y1, x0:x1] * x[:, :, y0 + dy : y1 + dy, x0 + dx : x1 + dx]
-                grad_w[:, k, y0:y1, x0:x1] = prod.sum(dim=1)
+            for k, here, there in _windows(offsets, h, wd):
+                grad_w[:, k, here[0], here[1]] = (grad_out[:, :, here[0], here[1]] * x[:, :, there[0], there[1]]).sum(1)
         return grad_x, grad_w
 
 

@@ -20,7 +20,7 @@ Run it (CleanRL-style; ``--help`` lists every :class:`Config` field):
 TensorBoard (``run_dir/tb``): ``losses/{loss,policy,value,entropy,grad_norm}`` (grad_norm before clipping),
 ``charts/mean_reward`` (the per-pixel episode return Σ_t mean(r_t), in the env's unscaled units),
 ``charts/{steps_per_s,learning_rate}``, ``charts/action_x<factor>`` (how often each action was sampled),
-``eval/{ssim,psnr,ssim_identity,psnr_identity}`` (greedy synthesis of whole test-fold images) and the image grid
+``eval/{ssim,psnr,ssim_identity,psnr_identity}`` (greedy synthesis of whole validation images) and the image grid
 ``eval/input_synth_target``.
 
 Memory: rollouts are collected under ``torch.no_grad()`` and only observations, graphs, actions and reward maps are
@@ -121,9 +121,9 @@ class Config:
     """torch intra-op CPU threads (0: torch's default). Small CPU batches gain little from more than 1, and on a
     shared, loaded CPU extra threads spin-wait and can slow steps down by 10× or more"""
     eval_every: int = 200_000
-    """quick eval (SSIM/PSNR vs identity on test-fold pairs, image grid) every this many image-steps (0: at the end)"""
+    """quick eval (SSIM/PSNR vs identity on validation pairs, image grid) every this many image-steps (0: at the end)"""
     eval_pairs: int = 8
-    """test-fold pairs of the quick eval (0 disables it)"""
+    """validation pairs of the quick eval (0 disables it)"""
     eval_images: int = 3
     """pairs shown in the eval image grid (input | synthesized | target rows)"""
     checkpoint_every: int = 200_000

@@ -117,17 +117,17 @@ def image_grid(images: Tensor, ncol: int | None = None) -> Tensor:
 
 
 def eval_pairs(env_config: EnvConfig, n: int) -> Iterator[tuple[Tensor, Tensor]]:
-    """The first ``n`` whole ``(input, target)`` pairs ``(1, 1, H, W)`` of the config's held-out (test) fold."""
+    """The first ``n`` whole ``(input, target)`` pairs ``(1, 1, H, W)`` of the config's validation fold (split "val": never the test patients)."""
     from pixgrl_env.env import PairSource
 
-    source = PairSource(env_config.replace(split="test", crop=None, cache_size=0))
+    source = PairSource(env_config.replace(split="val", crop=None, cache_size=0))
     for i in range(min(n, len(source))):
         pair = source.pair(i)
         yield torch.from_numpy(pair.input)[None, None], torch.from_numpy(pair.target)[None, None]
 
 
 def quick_eval(agent: Any, env_config: EnvConfig, n: int = 8) -> dict[str, float]:
-    """Mean SSIM and PSNR of ``agent.synthesize`` and of the identity on ``n`` test-fold pairs (for logging).
+    """Mean SSIM and PSNR of ``agent.synthesize`` and of the identity on ``n`` validation pairs (for logging).
 
     Keys: ``ssim``, ``psnr``, ``ssim_identity``, ``psnr_identity``.
     """
@@ -146,7 +146,7 @@ def quick_eval(agent: Any, env_config: EnvConfig, n: int = 8) -> dict[str, float
 
 
 def eval_grid(agent: Any, env_config: EnvConfig, n: int = 3) -> Tensor:
-    """``(3n, 1, H, W)``: input, ``agent.synthesize(input)`` and target of the first ``n`` test-fold pairs, row by
+    """``(3n, 1, H, W)``: input, ``agent.synthesize(input)`` and target of the first ``n`` validation pairs, row by
     row (log it with ``RunLogger.images(tag, grid, step, ncol=3)``)."""
     rows = []
     for x, y in eval_pairs(env_config, n):

@@ -78,9 +78,9 @@ class BaselineConfig:
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
     """keyword arguments of the backbone, e.g. {"channels": 32, "dilations": [1, 2, 3, 2]}"""
     eval_every: int = 0
-    """run the quick eval (SSIM/PSNR on test-fold pairs) every this many image-steps (0: only at the end)"""
+    """run the quick eval (SSIM/PSNR on validation pairs) every this many image-steps (0: only at the end)"""
     eval_episodes: int = 4
-    """test-fold pairs of the quick eval (0 disables it)"""
+    """validation pairs of the quick eval (0 disables it)"""
     save_every: int = 10_000
     """write run_dir/checkpoint.pt every this many image-steps (and always at the end)"""
     log_every: int = 1
@@ -307,7 +307,7 @@ class Run:
             self.save(states())
 
     def evaluate(self, agent: Agent) -> dict[str, float]:
-        """Log SSIM/PSNR of greedy synthesis on ``eval_episodes`` test-fold pairs under ``eval/``."""
+        """Log SSIM/PSNR of greedy synthesis on ``eval_episodes`` validation pairs under ``eval/``."""
         if self.config.eval_episodes == 0:
             return {}
         result = quick_eval(agent, self.env_config, self.config.eval_episodes)

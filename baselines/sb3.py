@@ -352,7 +352,7 @@ class Config:
     checkpoint_every: int = 10_000
     """Write ``checkpoint.pt`` every this many timesteps (and at the end)."""
     eval_every: int = 10_000
-    """Record ``eval/ssim``, ``eval/psnr`` (quick_eval on the test fold) every this many timesteps; 0: never."""
+    """Record ``eval/ssim``, ``eval/psnr`` (quick_eval on the validation fold) every this many timesteps; 0: never."""
     eval_pairs: int = 4
     """Test-fold pairs of that quick eval."""
 

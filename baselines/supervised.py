@@ -93,7 +93,7 @@ class Config:
     log_every: int = 50
     """Log losses to TensorBoard every this many steps."""
     eval_every: int = 1000
-    """Log ``eval/ssim``/``eval/psnr`` (quick_eval on the test fold) every this many steps; 0: never."""
+    """Log ``eval/ssim``/``eval/psnr`` (quick_eval on the validation fold) every this many steps; 0: never."""
     eval_pairs: int = 8
     """Test-fold pairs for that quick eval."""
     checkpoint_every: int = 1000

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from pixgrl_env.data.base import SPLITS
+
 #: Action factor sets. ``stepS`` are the paper's Table 5 step sizes "×±S" (S and 2 − S, plus ×1.0 to keep);
 #: ``n3``/``n5``/``n7`` its action counts. ``paper`` = ``step1.05`` = ``n3``, the best setting (SSIM 0.85).
 ACTION_PRESETS: dict[str, tuple[float, ...]] = {
@@ -53,7 +55,8 @@ class EnvConfig:
         dataset: Name for :func:`pixgrl_env.data.make_dataset` (``"phantom"``, ``"nifti"``, ``"breast_dce"``,
             ``"toy"``); ``"custom"`` when the env was given a dataset object.
         dataset_kwargs: Keyword arguments for that dataset (e.g. ``{"root": "my_data/"}``, ``{"size": 128}``).
-        split: ``"train"``, ``"test"`` or ``"all"``: which patient-level fold(s) episodes are drawn from.
+        split: ``"train"``, ``"val"``, ``"trainval"``, ``"test"`` or ``"all"``: which patient-level fold(s) episodes
+            are drawn from (:data:`pixgrl_env.data.base.SPLITS`; ``"val"`` is carved from the training folds).
         fold: Index of the test fold; ``n_folds``: number of patient-level folds; ``split_seed``: their shuffle.
         conditioning: Extra observation channels after the current image (see :data:`BUILTIN_CONDITIONING`).
         device: Torch device of the native vector env's batch (``"cpu"``, ``"cuda"``, ``"cuda:1"``…).
@@ -112,7 +115,7 @@ class EnvConfig:
             ("distance", self.distance, DISTANCES),
             ("reward_mode", self.reward_mode, REWARD_MODES),
             ("w1_method", self.w1_method, W1_METHODS),
-            ("split", self.split, ("train", "test", "all")),
+            ("split", self.split, SPLITS),
             ("autoreset_mode", self.autoreset_mode, AUTORESET_MODES),
         ):
             if value not in choices:

@@ -279,12 +279,19 @@ def test_torch_output_and_seeding_determinism():
 
 def test_split_episodes_come_from_the_split_only():
     ds = ToyPairDataset(n_patients=10)
-    env = PixGRLEnv(dataset=ds, split="test", fold=1)
-    patients = {env.source.dataset.item_index()[i][0] for i in range(len(env.source))}
-    train = PixGRLEnv(dataset=ds, split="train", fold=1)
-    train_patients = {p for p, _ in train.source.dataset.item_index()}
-    assert patients and not patients & train_patients
-    assert len(env.source) + len(train.source) == len(ds)
+    patients = {}
+    for split in ("train", "val", "test", "trainval"):
+        env = PixGRLEnv(dataset=ds, split=split, fold=1)
+        patients[split] = {env.source.dataset.item_index()[i][0] for i in range(len(env.source))}
+        assert patients[split], split
+    # train, val and test partition the patients; val is carved from the training folds
+    assert not patients["test"] & patients["train"] and not patients["test"] & patients["val"]
+    assert not patients["train"] & patients["val"]
+    assert patients["train"] | patients["val"] | patients["test"] == {p for p, _ in ds.item_index()}
+    assert patients["trainval"] == patients["train"] | patients["val"]
+    # val is the fold after the test fold, deterministically
+    assert PixGRLEnv(dataset=ds, split="val", fold=0).source.dataset.item_index() == \
+        PixGRLEnv(dataset=ds, split="test", fold=1).source.dataset.item_index()
 
 
 @pytest.mark.cuda

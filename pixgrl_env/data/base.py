@@ -152,7 +152,10 @@ class Subset(PairDataset):
         return f"Subset({self.dataset!r}, n={len(self)})"
 
 
-SPLITS = ("train", "test", "all")
+#: Patient-level splits. ``"test"`` is fold ``fold``; ``"val"`` is the next fold, ``(fold + 1) % n_folds``, carved
+#: from the training folds; ``"train"`` is every other fold; ``"trainval"`` is train and val together (the data of
+#: a model whose hyper-parameters are already chosen); ``"all"`` is everything.
+SPLITS = ("train", "val", "trainval", "test", "all")
 
 
 def patient_folds(dataset: PairDataset, n_folds: int = 5, seed: int = 0) -> list[list[int]]:
@@ -185,7 +188,12 @@ def patient_folds(dataset: PairDataset, n_folds: int = 5, seed: int = 0) -> list
 
 def split_dataset(dataset: PairDataset, split: str = "train", fold: int = 0, n_folds: int = 5,
                   seed: int = 0) -> PairDataset:
-    """Patient-level k-fold split: ``"test"`` is fold ``fold``, ``"train"`` the other folds, ``"all"`` everything."""
+    """Patient-level k-fold split (see :data:`SPLITS`): ``"test"`` is fold ``fold``, ``"val"`` fold
+    ``(fold + 1) % n_folds``, ``"train"`` the remaining folds, ``"trainval"`` train and val, ``"all"`` everything.
+
+    Every split is a pure function of ``(dataset.item_index(), fold, n_folds, seed)``, so a checkpoint's recorded
+    split names exactly the patients it saw.
+    """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if split == "all":
@@ -193,6 +201,7 @@ def split_dataset(dataset: PairDataset, split: str = "train", fold: int = 0, n_f
     if not isinstance(fold, int) or not 0 <= fold < n_folds:
         raise ValueError(f"fold must be an int in [0, {n_folds}), got {fold!r}")
     folds = patient_folds(dataset, n_folds, seed)
-    if split == "test":
-        return Subset(dataset, folds[fold])
-    return Subset(dataset, sorted(i for k, f in enumerate(folds) if k != fold for i in f))
+    val = (fold + 1) % n_folds
+    keep = {"test": {fold}, "val": {val}, "train": set(range(n_folds)) - {fold, val},
+            "trainval": set(range(n_folds)) - {fold}}[split]
+    return Subset(dataset, sorted(i for k, f in enumerate(folds) if k in keep for i in f))

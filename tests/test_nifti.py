@@ -241,7 +241,7 @@ def test_patient_level_split_never_separates_a_patient(tmp_path: Path) -> None:
     ds = NiftiPairDataset(tmp_path)
     owners = {pid for pid, _ in ds.item_index()}
     for fold in range(3):
-        train = split_dataset(ds, "train", fold=fold, n_folds=3)
+        train = split_dataset(ds, "trainval", fold=fold, n_folds=3)
         test = split_dataset(ds, "test", fold=fold, n_folds=3)
         train_ids = {pid for pid, _ in train.item_index()}
         test_ids = {pid for pid, _ in test.item_index()}

@@ -19,7 +19,8 @@ one shot (supervised U-Net, pix2pix, the oracle) override :meth:`Agent.trajector
 from __future__ import annotations
 
 import abc
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -72,7 +73,7 @@ class Agent(abc.ABC):
             ``(T + 1, N, 1, H, W)``: s_0 … s_T, with T = ``env_config.episode_length``. No target is needed.
         """
         cfg = self.env_config
-        image = _as_batch(inputs, self.device)
+        image = as_image_batch(inputs, self.device)
         original = image
         factors = factor_table(cfg.factors, image.device)
         states = [image]
@@ -101,7 +102,25 @@ class Agent(abc.ABC):
             raise ValueError(f"{type(self).__name__} has no parameters but the checkpoint holds {sorted(state)}")
 
 
-def _as_batch(x: Tensor | np.ndarray, device: torch.device) -> Tensor:
+@runtime_checkable
+class Trainer(Protocol):
+    """The contract of a trainer module (``agents.a2c``, ``baselines.dqn``, …): what the CLI and the evaluation
+    call. A module satisfies it by defining these three names (``isinstance(module, Trainer)`` checks them).
+
+    Attributes:
+        Config: The hyper-parameter dataclass, with ``Config.preset(name, **overrides)`` and ``Config.PRESETS``.
+    """
+
+    Config: type
+
+    def train(self, config: Any, env_config: EnvConfig, run_dir: str | Path, *, resume: bool = False) -> Agent:
+        """Train, write ``run_dir/checkpoint.pt``, ``run_dir/config.json`` and TensorBoard logs; return the agent."""
+
+    def load(self, checkpoint: dict[str, Any], device: torch.device | str = "cpu") -> Agent:
+        """Rebuild the agent from a loaded checkpoint (:func:`agents.checkpoint.load_checkpoint`)."""
+
+
+def as_image_batch(x: Tensor | np.ndarray, device: torch.device) -> Tensor:
     """``(N, 1, H, W)`` float32 on ``device`` from ``(H, W)``, ``(N, H, W)`` or ``(N, 1, H, W)`` arrays/tensors."""
     t = torch.as_tensor(x, dtype=torch.float32, device=device)
     if t.ndim == 2:

@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from agents.base import Agent, _as_batch
+from agents.base import Agent, as_image_batch
 from agents.checkpoint import save_checkpoint
 from agents.training import write_config
 from pixgrl_env.actions import apply_actions, factor_table
@@ -237,7 +237,7 @@ class IdentityAgent(Agent):
         return torch.full((obs.shape[0], *obs.shape[2:]), self._keep, dtype=torch.long, device=obs.device)
 
     def trajectory(self, inputs: Tensor, extra: Tensor | None = None, deterministic: bool = True) -> Tensor:
-        image = _as_batch(inputs, self.device)
+        image = as_image_batch(inputs, self.device)
         return image.unsqueeze(0).expand(self.env_config.episode_length + 1, *image.shape).clone()
 
 
@@ -261,8 +261,8 @@ class OracleAgent(Agent):
         """``(T + 1, N, 1, H, W)``: the oracle's plan run through the env's step function from ``inputs``."""
         if targets is None:
             raise ValueError("OracleAgent needs the targets: call synthesize(inputs, targets=targets)")
-        image = _as_batch(inputs, self.device)
-        target = _as_batch(targets, self.device)
+        image = as_image_batch(inputs, self.device)
+        target = as_image_batch(targets, self.device)
         if target.shape != image.shape:
             raise ValueError(f"targets {tuple(target.shape)} must have the shape of inputs {tuple(image.shape)}")
         actions = oracle_actions(image, target, self.env_config)

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from agents.base import Agent, _as_batch
+from agents.base import Agent, as_image_batch
 from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from agents.training import (  # noqa: F401  (env_config_for: the registry contract)
     RunLogger,
@@ -254,7 +254,7 @@ class SupervisedAgent(Agent):
 
     def trajectory(self, inputs: Tensor, extra: Tensor | None = None, deterministic: bool = True) -> Tensor:
         """``(2, N, 1, H, W)``: the input and the synthesized image (one step, not ``episode_length``)."""
-        x = _as_batch(inputs, self.device)
+        x = as_image_batch(inputs, self.device)
         n_extra = _n_extra(self.env_config)
         if n_extra:
             if extra is None or extra.shape[1] != n_extra:

@@ -13,7 +13,7 @@ import torch
 from agents import a2c
 from agents.a2c import Config, PixGRLAgent, a2c_losses, collect, env_config_for, nstep_returns, train
 from agents.checkpoint import load_checkpoint
-from agents.registry import load_agent
+from pixgrl.registry import load_agent
 from agents.training import PRESET_ENVS, eval_pairs, quick_eval
 from pixgrl_env.env import PixGRLVectorEnv
 

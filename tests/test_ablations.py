@@ -1,4 +1,4 @@
-"""Tests of pixgrl_env.ablations: the paper's axes, config building, and tiny end-to-end runs."""
+"""Tests of pixgrl.ablations: the paper's axes, config building, and tiny end-to-end runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from agents.networks import BACKBONES
 from baselines.reference import IdentityAgent
-from pixgrl_env import ablations as A
+from pixgrl import ablations as A
 from pixgrl_env.config import ACTION_PRESETS, DISTANCES, EnvConfig
 
 TOY = {"n_patients": 10, "size": 32}

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from agents.checkpoint import load_checkpoint
-from agents.registry import agent_module, load_agent
+from pixgrl.registry import agent_module, load_agent
 from agents.training import make_train_env, seed_everything
 from baselines import dqn
 from baselines.common import CHECKPOINT, collect_episode
@@ -220,7 +220,7 @@ def test_learns_to_brighten_when_the_target_is_input_times_1_05_to_the_T(tmp_pat
 
 
 def test_cli_trains_from_a_preset(tmp_path):
-    from pixgrl_env.cli import main
+    from pixgrl.cli import main
 
     assert dqn.env_config_for("quick").crop == 64
     with pytest.raises(SystemExit) as exit_info:

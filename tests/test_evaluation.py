@@ -1,4 +1,4 @@
-"""Tests of the scripted evaluation (pixgrl_env.evaluation) and its report (pixgrl_env.report)."""
+"""Tests of the scripted evaluation (pixgrl.evaluation) and its report (pixgrl.report)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from baselines.reference import IdentityAgent
-from pixgrl_env import evaluation as E
-from pixgrl_env import metrics as M
+from pixgrl import evaluation as E
+from pixgrl import metrics as M
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.data import make_dataset, split_dataset
-from pixgrl_env.report import TABLE1, TABLE2
+from pixgrl.report import TABLE1, TABLE2
 
 TOY = {"n_patients": 10, "size": 32}
 

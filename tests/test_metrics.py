@@ -1,4 +1,4 @@
-"""Tests of pixgrl_env.metrics against hand-computed cases and independent references."""
+"""Tests of pixgrl.metrics against hand-computed cases and independent references."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from pixgrl_env import metrics as M
+from pixgrl import metrics as M
 from pixgrl_env.data.base import Pair, PairMeta
 
 

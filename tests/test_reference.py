@@ -11,7 +11,7 @@ import torch
 
 from agents.base import Agent
 from agents.checkpoint import load_checkpoint
-from agents.registry import agent_module, load_agent
+from pixgrl.registry import agent_module, load_agent
 from agents.training import eval_pairs
 from baselines import reference
 from baselines.reference import IdentityAgent, OracleAgent, env_factors, oracle_actions, oracle_plan, plan_actions

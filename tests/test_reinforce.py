@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from agents.checkpoint import load_checkpoint
-from agents.registry import agent_module, load_agent
+from pixgrl.registry import agent_module, load_agent
 from agents.training import make_train_env, seed_everything
 from baselines import reinforce
 from baselines.common import CHECKPOINT, Episode, collect_episode
@@ -216,7 +216,7 @@ def test_learns_to_brighten_when_the_target_is_input_times_1_05_to_the_T(tmp_pat
 
 
 def test_cli_trains_from_a_preset(tmp_path):
-    from pixgrl_env.cli import main
+    from pixgrl.cli import main
 
     assert reinforce.env_config_for("quick").crop == 64
     with pytest.raises(SystemExit) as exit_info:

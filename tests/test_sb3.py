@@ -14,7 +14,7 @@ from stable_baselines3.common.distributions import MultiCategoricalDistribution 
 from stable_baselines3.common.env_checker import check_env  # noqa: E402
 
 from agents.checkpoint import load_checkpoint  # noqa: E402
-from agents.registry import agent_module, load_agent  # noqa: E402
+from pixgrl.registry import agent_module, load_agent  # noqa: E402
 from baselines import sb3  # noqa: E402
 from baselines.sb3 import (  # noqa: E402
     BatchedMultiCategoricalDistribution,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from agents.checkpoint import load_checkpoint
-from agents.registry import agent_module, load_agent
+from pixgrl.registry import agent_module, load_agent
 from baselines import supervised
 from baselines.supervised import Config, PatchDiscriminator, SupervisedAgent, UNet
 from pixgrl_env.config import EnvConfig

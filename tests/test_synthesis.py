@@ -1,4 +1,4 @@
-"""Tests of pixgrl_env.synthesis: NIfTI in, agent slice by slice, NIfTI out with the input's geometry."""
+"""Tests of pixgrl.synthesis: NIfTI in, agent slice by slice, NIfTI out with the input's geometry."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from baselines import reference
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.data.base import DataError
 from pixgrl_env.data.nifti import sample_data_dir
-from pixgrl_env.synthesis import register_cli, synthesize_volume, window_scale
+from pixgrl.synthesis import register_cli, synthesize_volume, window_scale
 
 SAMPLE = sample_data_dir("breast_dce") / "dcemri-jl-invivo"
 

@@ -1,6 +1,6 @@
 """Apply a trained agent to a NIfTI volume, slice by slice, and write the synthesized volume as NIfTI.
 
-    >>> from pixgrl_env.synthesis import synthesize_volume
+    >>> from pixgrl.synthesis import synthesize_volume
     >>> info = synthesize_volume("runs/a2c/checkpoint.pt", "pre.nii.gz", "synth.nii.gz",
     ...                          normalization="independent")  # doctest: +SKIP
 
@@ -105,7 +105,7 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
     """Synthesize an enhanced volume from a non-enhanced NIfTI volume (conventions: module docstring).
 
     Args:
-        agent: An :class:`~agents.base.Agent`, or a spec as for :func:`pixgrl_env.evaluation.resolve_agent`
+        agent: An :class:`~agents.base.Agent`, or a spec as for :func:`pixgrl.evaluation.resolve_agent`
             (a checkpoint path or run folder, ``"identity"``, ``"oracle"``, ``"module:callable"``).
         input_path: The non-enhanced volume (``.nii`` / ``.nii.gz``; 2-D or 3-D).
         output_path: Where to write the synthesized volume (``.nii`` / ``.nii.gz``); parent folders are created.
@@ -127,7 +127,7 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
 
     from agents.training import resolve_device
     from pixgrl_env.data.base import DataError
-    from pixgrl_env.evaluation import _is_agent, resolve_agent, run_trajectory
+    from pixgrl.evaluation import _is_agent, resolve_agent, run_trajectory
 
     in_path = _check_path(input_path, "input_path", must_exist=True)
     out_path = _check_path(output_path, "output_path", must_exist=False)
@@ -260,7 +260,7 @@ def register_cli(subparsers: Any) -> None:
         "synthesize", help="apply an agent to a NIfTI volume slice by slice and write the synthesized NIfTI",
         description="Synthesize a Gd-enhanced volume from a non-enhanced NIfTI volume with a trained agent. The "
                     "output keeps the input's shape, affine and header, in the input's intensity units (see "
-                    "pixgrl_env.synthesis for the normalisation).")
+                    "pixgrl.synthesis for the normalisation).")
     p.add_argument("agent", metavar="CKPT", help="checkpoint file or run folder, 'identity', 'oracle' or "
                                                 "'module:callable'")
     p.add_argument("--input", required=True, help="non-enhanced volume (.nii or .nii.gz)")

@@ -1,6 +1,6 @@
 """Scripted evaluation: run agents over a data split and produce the paper's tables (Tables 1–2) and figures.
 
-    >>> from pixgrl_env.evaluation import evaluate
+    >>> from pixgrl.evaluation import evaluate
     >>> results = evaluate(["runs/a2c/checkpoint.pt", "identity", "oracle"], dataset="phantom",
     ...                    dataset_kwargs={"size": 128}, split="test", fold=0, out_dir="eval/")  # doctest: +SKIP
 
@@ -22,10 +22,10 @@ What :func:`evaluate` does, in order:
 3. **Whole images.** Evaluation always runs on whole slices: an agent's training ``crop`` is ignored (every agent
    of this package is fully convolutional). Pairs of equal shape are batched (``batch_size``); a dataset with mixed
    sizes simply gives smaller batches.
-4. **Per-pair metrics.** :func:`pixgrl_env.metrics.evaluate_pair` for every pair and agent (see that module for
+4. **Per-pair metrics.** :func:`pixgrl.metrics.evaluate_pair` for every pair and agent (see that module for
    definitions, region boxes and NaN conventions).
 5. **Dataset-level metrics.** ``size_pcc``: Pearson r of tumour areas (synthesized vs real enhanced, segmented the
-   same way) over the pairs with a tumour. Diagnosis: a :class:`~pixgrl_env.metrics.LesionClassifier` is fitted on
+   same way) over the pairs with a tumour. Diagnosis: a :class:`~pixgrl.metrics.LesionClassifier` is fitted on
    the TRUE enhanced images (``pair.target``) with the ground-truth tumour masks of the TRAIN split of the same
    fold (``split="all"`` fits on all pairs: then train and test overlap, which is flagged) and applied to each
    agent's synthesized images with the same masks. Slice-level truth: the patient's label on slices that show a
@@ -34,7 +34,7 @@ What :func:`evaluate` does, in order:
    out of the diagnosis (``diag_n`` counts the cases). The fitted classifier is saved to
    ``out_dir/lesion_classifier.json``, and its accuracy on the real test targets is reported as the ceiling row.
 6. **Per-step curves.** From :meth:`Agent.trajectory`, the mean SSIM and MSE to the target of s_0 … s_T.
-7. **Outputs** in ``out_dir``: ``results.json`` (format below), ``report.md`` (:mod:`pixgrl_env.report`) and PNG
+7. **Outputs** in ``out_dir``: ``results.json`` (format below), ``report.md`` (:mod:`pixgrl.report`) and PNG
    figures (``figures=True``).
 
 ``results.json``: ``format``, ``created``, ``versions`` (pixgrl, python, torch, gymnasium, numpy, scipy, skimage,
@@ -43,7 +43,7 @@ nibabel, matplotlib), ``device``, ``dataset`` (name, kwargs, repr, split, fold, 
 ``aggregates`` (``{agent: {metric: {"mean", "std", "n"}}}``: population std over pairs, NaN skipped),
 ``dataset_metrics`` (``{agent: {size_pcc, diag_*}}``), ``curves`` (``{agent: {"ssim": [...], "mse": [...]}}``),
 ``rows`` (one per pair and agent: identifiers, every metric, ``diag_true``/``diag_pred``), ``classifier``,
-``warnings``, ``paper`` (:data:`~pixgrl_env.metrics.PAPER_VALUES`). JSON has no NaN/Infinity: NaN is written as
+``warnings``, ``paper`` (:data:`~pixgrl.metrics.PAPER_VALUES`). JSON has no NaN/Infinity: NaN is written as
 ``null`` and ±inf as the strings ``"inf"``/``"-inf"``; :func:`load_results` turns them back into floats.
 """
 
@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pixgrl_env import metrics as M
+from pixgrl import metrics as M
 from pixgrl_env.config import EnvConfig, check_int
 from pixgrl_env.data import LABELS, Pair, PairDataset, make_dataset, split_dataset
 from pixgrl_env.data.base import SPLITS, UNKNOWN_LABEL, Subset
@@ -182,7 +182,7 @@ def resolve_agent(spec: str, device: Any = "cpu", env_config: EnvConfig | None =
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"agent spec must be a non-empty string, got {spec!r}")
     from agents.checkpoint import load_checkpoint
-    from agents.registry import agent_module
+    from pixgrl.registry import agent_module
 
     dev = torch.device(device)
     label, body = _split_label(spec.strip())
@@ -371,7 +371,7 @@ def _split_warnings(agents: Sequence[ResolvedAgent], name: str, kwargs: dict[str
 
 def fit_classifier(dataset: PairDataset, *, max_pairs: int | None = None,
                    progress: bool = False) -> tuple[M.LesionClassifier | None, dict[str, Any]]:
-    """Fit a :class:`~pixgrl_env.metrics.LesionClassifier` on the TRUE enhanced images of ``dataset``.
+    """Fit a :class:`~pixgrl.metrics.LesionClassifier` on the TRUE enhanced images of ``dataset``.
 
     Uses ``pair.target``, ``pair.tumor_mask``, ``pair.liver_mask`` and ``pair.label`` of every pair with a known
     label (at most ``max_pairs``, in order); slices with an empty tumour mask are normal by the classifier's rule
@@ -542,7 +542,7 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
         figures: Write PNG figures (needs ``out_dir``).
         progress: Show tqdm progress bars.
         classifier: ``"fit"`` (fit on the train split, see the module docstring), a saved classifier JSON path, a
-            fitted :class:`~pixgrl_env.metrics.LesionClassifier`, or None to skip the diagnosis metrics.
+            fitted :class:`~pixgrl.metrics.LesionClassifier`, or None to skip the diagnosis metrics.
         classifier_max_pairs: Read at most this many training pairs to fit the classifier.
         n_examples: Pairs shown in the example figure (pairs with a tumour first).
         deterministic: Greedy actions (True) or sampled ones.
@@ -712,7 +712,7 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
     results["rows"] = [r for ra in resolved for r in acc[ra.name].rows]
 
     if out is not None:
-        from pixgrl_env import report
+        from pixgrl import report
 
         out.mkdir(parents=True, exist_ok=True)
         if clf is not None and classifier == "fit":
@@ -772,7 +772,7 @@ def leaderboard(agents: Mapping[str, Any] | Sequence[Any] | str | None = None, *
     ``out_dir/leaderboard.md``. Agents that need the target (the oracle) are ranked but marked: they are a ceiling,
     not a competitor.
     """
-    from pixgrl_env.report import leaderboard_table
+    from pixgrl.report import leaderboard_table
 
     if (agents is None) == (results is None):
         raise ValueError("give exactly one of agents (to evaluate) or results (already evaluated)")
@@ -849,7 +849,7 @@ def fold_trainer(agent: str, config: Any = None, env_config: EnvConfig | None = 
     Returns:
         ``train_fn(fold, n_folds, run_dir) -> {agent: Agent}``; ``run_dir`` (``out_dir/fold<f>/train``) is required.
     """
-    from agents.registry import agent_module
+    from pixgrl.registry import agent_module
 
     module = agent_module(agent)
     cfg = config if config is not None else module.Config.preset(preset)
@@ -920,7 +920,7 @@ def cross_validate(agents: AgentsForFold | Mapping[str, Any] | Sequence[Any] | s
         "versions": versions(),
     }
     if out is not None:
-        from pixgrl_env.report import cv_table
+        from pixgrl.report import cv_table
 
         write_json(out / "cv.json", cv)
         (out / "cv.md").write_text(cv_table(cv), encoding="utf-8")
@@ -996,7 +996,7 @@ def _cli_evaluate(args: Any) -> int:
                             progress=not args.quiet, **kwargs)
         print((out / "cv.md").read_text(encoding="utf-8"))
         if args.leaderboard:
-            from pixgrl_env.report import cv_leaderboard
+            from pixgrl.report import cv_leaderboard
 
             table = cv_leaderboard(cv, args.metric, LOWER_IS_BETTER)
             (out / "leaderboard.md").write_text(table, encoding="utf-8")

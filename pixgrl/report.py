@@ -1,6 +1,6 @@
 """Markdown tables in the layout of the paper's Tables 1–2, and PNG figures, from evaluation results.
 
-Tables (one row per agent, then a "Pix-GRL (paper)" reference row from :data:`~pixgrl_env.metrics.PAPER_VALUES`):
+Tables (one row per agent, then a "Pix-GRL (paper)" reference row from :data:`~pixgrl.metrics.PAPER_VALUES`):
 
 - Table 1, image quality: overall SSIM, NRMSE, PSNR; external tumour region (64×64 patch at the tumour centroid)
   SSIM, NRMSE, NMI; internal (tumour bounding box) SSIM, NRMSE, NMI.
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from pixgrl_env.metrics import PAPER_STD, PAPER_VALUES
+from pixgrl.metrics import PAPER_STD, PAPER_VALUES
 
 PAPER_ROW = "Pix-GRL (paper)"
 
@@ -110,7 +110,7 @@ def metrics_table(results: Mapping[str, Any], columns: Sequence[tuple[str, str, 
     """A table with one row per agent of ``results`` over ``columns``, plus the paper's row.
 
     Args:
-        results: A results dict of :func:`pixgrl_env.evaluation.evaluate`.
+        results: A results dict of :func:`pixgrl.evaluation.evaluate`.
         columns: ``(metric, header, scale, digits)`` tuples, e.g. :data:`TABLE1`.
         paper: Append the "Pix-GRL (paper)" row.
         extra_rows: Further ready-made rows (same number of cells) before the paper's row.
@@ -250,7 +250,7 @@ def _method_notes(results: Mapping[str, Any]) -> list[str]:
 
 def all_metrics_table(results: Mapping[str, Any]) -> str:
     """Metrics as rows (their ``results.json`` names), agents as columns: per-pair metrics and dataset metrics."""
-    from pixgrl_env.metrics import DATASET_METRIC_NAMES, METRIC_NAMES
+    from pixgrl.metrics import DATASET_METRIC_NAMES, METRIC_NAMES
 
     agents = list(results["agents"])
     rows = []
@@ -271,7 +271,7 @@ def all_metrics_table(results: Mapping[str, Any]) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 def leaderboard_table(results: Mapping[str, Any], ranked: Sequence[tuple[str, float, float, int]],
                       metric: str) -> str:
-    """Markdown leaderboard from :func:`pixgrl_env.evaluation.rank` output."""
+    """Markdown leaderboard from :func:`pixgrl.evaluation.rank` output."""
     scale, digits = (100.0, 2) if metric in _PERCENT else (1.0, 3)
     context = [m for m in ("ssim", "psnr", "nrmse") if m != metric]
     rows = []
@@ -347,7 +347,7 @@ def plot_examples(examples: Sequence[Mapping[str, Any]], agents: Sequence[str], 
     Returns:
         ``path``, or None when there is no example.
     """
-    from pixgrl_env.metrics import ssim
+    from pixgrl.metrics import ssim
 
     if not examples:
         return None

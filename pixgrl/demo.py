@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixgrl_env.metrics import METRIC_NAMES
+from pixgrl.metrics import METRIC_NAMES
 
 HEADLINE = ("ssim", "psnr", "nrmse", "ext_ssim", "int_ssim")
 
@@ -26,7 +26,7 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0, max_pai
         max_pairs: Held-out pairs to evaluate.
     """
     from agents import a2c
-    from pixgrl_env.evaluation import evaluate
+    from pixgrl.evaluation import evaluate
 
     config = a2c.Config.preset("quick", seed=seed, device="cpu")
     if minutes is not None:

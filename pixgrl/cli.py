@@ -4,7 +4,7 @@
     pixgrl train --agent pixgrl --preset quick --run-dir runs/quick
     pixgrl train --agent dqn --set lr=3e-4 --env crop=64 --run-dir runs/dqn
     pixgrl train --agent pixgrl --run-dir runs/quick --resume
-    torchrun --nproc_per_node=4 -m pixgrl_env.cli train --agent pixgrl --preset gpu --run-dir runs/gpu
+    torchrun --nproc_per_node=4 -m pixgrl.cli train --agent pixgrl --preset gpu --run-dir runs/gpu
     pixgrl data export-nifti --out phantom_nifti --n-patients 10
     pixgrl data preview --out phantom.png
     pixgrl evaluate runs/quick/checkpoint.pt identity oracle --out eval/
@@ -55,7 +55,7 @@ def env_config_from_args(preset: str, overrides: list[str] | None, base: EnvConf
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from agents.registry import agent_module
+    from pixgrl.registry import agent_module
 
     module = agent_module(args.agent)
     if args.list_config:
@@ -76,7 +76,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
-    from pixgrl_env.demo import run_demo
+    from pixgrl.demo import run_demo
 
     run_demo(Path(args.out), minutes=args.minutes, seed=args.seed)
 
@@ -92,7 +92,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
 
 def _cmd_preview(args: argparse.Namespace) -> None:
-    from pixgrl_env.figures import dataset_preview
+    from pixgrl.figures import dataset_preview
 
     path = dataset_preview(args.dataset, parse_overrides(args.set, "--set"), Path(args.out), n=args.n)
     print(f"wrote {path}")
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("train", help="train an agent (see agents.registry.AGENTS)")
+    p = sub.add_parser("train", help="train an agent (see pixgrl.registry.AGENTS)")
     p.add_argument("--agent", default="pixgrl", help="agent name: pixgrl, dqn, reinforce, sb3, unet, pix2pix")
     p.add_argument("--preset", default="quick", help="the agent's Config preset (e.g. quick, paper, gpu)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an agent Config field")
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_benchmark)
 
-    for module in ("pixgrl_env.evaluation", "pixgrl_env.ablations", "pixgrl_env.synthesis"):
+    for module in ("pixgrl.evaluation", "pixgrl.ablations", "pixgrl.synthesis"):
         try:
             __import__(module, fromlist=["register_cli"]).register_cli(sub)
         except ImportError as exc:  # pragma: no cover - only while a module is missing from a partial install

@@ -135,7 +135,7 @@ def to_numpy(x: Any, dtype: Any = np.float64) -> np.ndarray:
     return np.asarray(x, dtype=dtype)
 
 
-def _as_batch(x: Any, name: str) -> tuple[np.ndarray, bool]:
+def _as_metric_batch(x: Any, name: str) -> tuple[np.ndarray, bool]:
     """``(H, W)`` → ``((1, H, W), False)``; ``(N, H, W)`` or ``(N, 1, H, W)`` → ``((N, H, W), True)``."""
     a = to_numpy(x)
     if a.ndim == 2:
@@ -171,8 +171,8 @@ def _as_mask(x: Any, name: str, shape: tuple[int, ...] | None = None) -> np.ndar
 
 
 def _pair(pred: Any, target: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-    p, batched_p = _as_batch(pred, "pred")
-    t, batched_t = _as_batch(target, "target")
+    p, batched_p = _as_metric_batch(pred, "pred")
+    t, batched_t = _as_metric_batch(target, "target")
     if p.shape != t.shape:
         raise ValueError(f"pred and target shapes differ: {tuple(np.shape(pred))} vs {tuple(np.shape(target))}")
     for name, a in (("pred", p), ("target", t)):

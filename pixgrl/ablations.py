@@ -1,6 +1,6 @@
 """The paper's ablations as named experiments: train every variant at a set budget, evaluate, one combined table.
 
-    >>> from pixgrl_env.ablations import run_ablation
+    >>> from pixgrl.ablations import run_ablation
     >>> run_ablation("table5-lambda", budget=20_000, out_dir="ablations/lambda",
     ...              dataset="phantom", dataset_kwargs={"size": 128})  # doctest: +SKIP
 
@@ -22,7 +22,7 @@ Experiments (:data:`ABLATIONS`; the paper's numbers, where it gives them, go in 
 Every variant starts from the same base (the agent's ``preset`` Config and the paper's :class:`EnvConfig`, plus
 the user's overrides) and changes one setting. :func:`run_ablation` trains each at ``budget`` (the Config field
 ``budget_field``, ``total_timesteps`` by default: image-steps), evaluates it on the held-out fold with
-:func:`pixgrl_env.evaluation.evaluate` (whole images), next to the oracle of its own task (the reachable ceiling,
+:func:`pixgrl.evaluation.evaluate` (whole images), next to the oracle of its own task (the reachable ceiling,
 which changes with the action set and T), and writes ``ablation.md`` and ``ablation.json`` to ``out_dir``. A
 variant whose folder holds a checkpoint is resumed by its trainer (``resume=True``), so an interrupted ablation
 continues where it stopped. The lesion classifier of the diagnosis metrics is fitted once and shared.
@@ -165,7 +165,7 @@ def build_config(agent: str, variant: Variant, budget: int, *, preset: str | Non
     Raises:
         ValueError: the agent's Config has no ``budget_field`` (or an override names an unknown field).
     """
-    from agents.registry import agent_module
+    from pixgrl.registry import agent_module
 
     module = agent_module(agent)
     cls = module.Config
@@ -190,7 +190,7 @@ def build_config(agent: str, variant: Variant, budget: int, *, preset: str | Non
 def base_env_config(agent: str, preset: str | None) -> EnvConfig:
     """The env an agent preset is meant for (the agent module's ``env_config_for(preset)``, e.g. a2c's ``quick``:
     64×64 crops of 128×128 phantom slices), else the paper's :class:`EnvConfig`."""
-    from agents.registry import agent_module
+    from pixgrl.registry import agent_module
 
     try:
         module = agent_module(agent)
@@ -232,7 +232,7 @@ TrainFn = Callable[[Variant, Any, EnvConfig, Path, bool], Any]
 
 
 def _default_train(agent: str) -> TrainFn:
-    from agents.registry import agent_module
+    from pixgrl.registry import agent_module
 
     module = agent_module(agent)
 
@@ -275,7 +275,7 @@ def run_ablation(name: str, budget: int, out_dir: str | Path, *, variants: Seque
         budget_field: The Config field that holds the budget (default: the first of :data:`BUDGET_FIELDS`).
         with_oracle: Also evaluate the oracle of each variant's task (its reachable ceiling).
         resume: Let the trainer resume from a checkpoint in a variant's folder (False: retrain from scratch).
-        classifier: As for :func:`~pixgrl_env.evaluation.evaluate`; ``"fit"`` fits once on the train split.
+        classifier: As for :func:`~pixgrl.evaluation.evaluate`; ``"fit"`` fits once on the train split.
         progress: Progress bars.
         train_fn: ``train_fn(variant, config, env_config, run_dir, resume) -> Agent`` instead of the registry's
             trainer (for custom agents or tests).
@@ -286,7 +286,7 @@ def run_ablation(name: str, budget: int, out_dir: str | Path, *, variants: Seque
     """
     from agents.training import resolve_device
     from pixgrl_env.data import make_dataset, split_dataset
-    from pixgrl_env.evaluation import build_reference_agent, evaluate, fit_classifier, versions, write_json
+    from pixgrl.evaluation import build_reference_agent, evaluate, fit_classifier, versions, write_json
 
     ablation = get_ablation(name)
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
@@ -391,7 +391,7 @@ _TABLE_METRICS: tuple[tuple[str, str, float, int], ...] = (
 
 def ablation_table(result: Mapping[str, Any]) -> str:
     """The combined Markdown table of :func:`run_ablation`'s result: one row per variant."""
-    from pixgrl_env.report import fmt, markdown_table
+    from pixgrl.report import fmt, markdown_table
 
     entries = result["variants"]
     paper_keys = [m for m, _, _, _ in _TABLE_METRICS if any(m in e["paper"] for e in entries)]
@@ -431,7 +431,7 @@ def ablation_table(result: Mapping[str, Any]) -> str:
 # CLI
 # ----------------------------------------------------------------------------------------------------------------
 def _json_dict(text: str) -> dict[str, Any]:
-    from pixgrl_env.evaluation import _json_dict as parse
+    from pixgrl.evaluation import _json_dict as parse
 
     return parse(text)
 

@@ -1,22 +1,17 @@
-"""pixgrl_env: the PixGRL-v0 Gymnasium environment for pixel-level RL on medical images.
+"""pixgrl_env: the PixGRL Gymnasium environments for pixel-level RL on medical images.
 
-Importing the package registers ``PixGRL-v0`` with both entry points, so ``gymnasium.make("PixGRL-v0")`` gives the
-single env and ``gymnasium.make_vec("PixGRL-v0", num_envs=N)`` the native batched vector env.
+Importing the package registers the tasks of :mod:`pixgrl_env.tasks` (``PixGRL-v0``, the paper's task, and
+``PixGRLReach-v0``) with both entry points, so ``gymnasium.make("PixGRL-v0")`` gives the single env and
+``gymnasium.make_vec("PixGRL-v0", num_envs=N)`` the native batched vector env.
 """
 
 from __future__ import annotations
 
-from gymnasium.envs.registration import register, registry
-
 from pixgrl_env.config import ACTION_PRESETS, ENV_PRESETS, EnvConfig
+from pixgrl_env.tasks import TASKS, register_tasks, task_config
 
 __version__ = "0.1.0"
 
-if "PixGRL-v0" not in registry:
-    register(
-        id="PixGRL-v0",
-        entry_point="pixgrl_env.env:PixGRLEnv",
-        vector_entry_point="pixgrl_env.env:PixGRLVectorEnv",
-    )
+register_tasks()
 
-__all__ = ["ACTION_PRESETS", "ENV_PRESETS", "EnvConfig", "__version__"]
+__all__ = ["ACTION_PRESETS", "ENV_PRESETS", "TASKS", "EnvConfig", "__version__", "task_config"]

@@ -236,7 +236,7 @@ def _method_notes(results: Mapping[str, Any]) -> list[str]:
         "- Agents run on whole slices (any training crop is ignored), with greedy actions, in the task of their "
         "own env_config (action factors, episode length, conditioning) as stored in their checkpoints.",
         "- Metric definitions (windows, NMI bins, NRMSE normalisation, region boxes, empty-mask conventions): "
-        "`pixgrl_env/metrics.py`. Std is the population std over pairs (ddof = 0); NaN values are skipped.",
+        "`pixgrl/metrics/`. Std is the population std over pairs (ddof = 0); NaN values are skipped.",
     ]
     if clf.get("used"):
         notes.append(f"- Lesion classifier: {clf.get('source')}, {clf.get('n_lesion_slices', '?')} lesion slices "

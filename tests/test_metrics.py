@@ -306,6 +306,31 @@ def test_lesion_classifier_separates_and_round_trips(tmp_path):
         M.LesionClassifier().fit(*train[:3], [-1] * len(train[3]))
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_lesion_classifier_minimises_its_documented_objective(n_classes):
+    """At the fit, the gradient of mean cross-entropy + 0.5·l2·‖W‖² (softmax form, bias unpenalised) vanishes."""
+    rng = np.random.default_rng(9)
+    kinds = ("dark", "bright", "hcc")[3 - n_classes:]
+    imgs, tumors, livers, labels = [], [], [], []
+    for label, kind in zip(range(3 - n_classes, 3), kinds):
+        for _ in range(8):
+            img, tumor, liver = _slice(kind, rng)
+            imgs.append(img), tumors.append(tumor), livers.append(liver), labels.append(label)
+    clf = M.LesionClassifier(l2=0.05).fit(imgs, tumors, livers, labels)
+    x = np.stack([M.lesion_features(i, t, lv) for i, t, lv in zip(imgs, tumors, livers)])
+    np.testing.assert_allclose(clf.mean_, x.mean(axis=0))
+    np.testing.assert_allclose(clf.std_, x.std(axis=0))
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    logits = z @ clf.coef_.T + clf.intercept_
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    onehot = np.asarray(labels)[:, None] == clf.classes_[None, :]
+    g = (p - onehot) / len(labels)
+    assert clf.coef_.shape == (n_classes, len(M.FEATURE_NAMES))
+    assert np.abs(g.T @ z + 0.05 * clf.coef_).max() < 1e-4
+    assert np.abs(g.sum(axis=0)).max() < 1e-4
+
+
 def test_diagnosis_metrics_hand_case():
     true = [0, 1, 2, 2, 1, 0, 2]
     pred = [0, 2, 2, 1, 1, 0, "hcc"]

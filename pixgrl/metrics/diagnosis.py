@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, optimize
+from scipy import ndimage
+from scipy.special import softmax
 
 from pixgrl.metrics.arrays import as_image, as_mask
 from pixgrl_env.data.base import LABELS
@@ -66,12 +67,6 @@ def lesion_features(image: Any, tumor_mask: Any, liver_mask: Any) -> np.ndarray:
                      float(np.mean(les > ref)), math.log(float(les.size))], dtype=np.float64)
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def label_index(label: Any) -> int:
     """A label name (``"hcc"``) or index into :data:`LABELS` as an index; unknown (``-1``) labels are an error."""
     if isinstance(label, str):
@@ -88,21 +83,35 @@ class LesionClassifier:
     """Diagnosis proxy: multinomial logistic regression on :func:`lesion_features` of the enhanced image.
 
     A slice with an empty tumour mask is "normal" by rule (label 0). Slices with a lesion are classified by an
-    L2-regularised multinomial logistic regression on standardised features, fitted with L-BFGS
-    (:func:`scipy.optimize.minimize`) from zero weights: deterministic. Trained on real enhanced images; applied to
-    synthesized ones to ask whether the synthesis keeps the lesion's diagnostic appearance.
+    L2-regularised logistic regression (scikit-learn's :class:`~sklearn.linear_model.LogisticRegression`, L-BFGS,
+    deterministic) on features standardised by :class:`~sklearn.preprocessing.StandardScaler`. The objective is
+    the mean cross-entropy plus ``0.5·l2·‖W‖²`` over the softmax weights ``W`` (``K × F``, the intercept not
+    penalised); with two classes scikit-learn fits the equivalent binomial model, stored here in the same
+    symmetric softmax form. Trained on real enhanced images; applied to synthesized ones to ask whether the
+    synthesis keeps the lesion's diagnostic appearance.
+
+    The fitted parameters are plain arrays (``classes_``, ``mean_``, ``std_``, ``coef_``, ``intercept_``), saved
+    as JSON (:meth:`save`), never pickled; prediction needs numpy only.
 
     Args:
-        l2: Weight of ``0.5·‖W‖²`` added to the mean cross-entropy (the bias is not penalised).
-        max_iter: L-BFGS iteration cap.
+        l2: Weight of ``0.5·‖W‖²`` added to the mean cross-entropy (> 0).
+        max_iter: L-BFGS iteration cap (>= 1).
+        tol: L-BFGS gradient tolerance (> 0).
     """
 
-    def __init__(self, l2: float = 1e-2, max_iter: int = 500):
+    def __init__(self, l2: float = 1e-2, max_iter: int = 500, tol: float = 1e-6):
+        if not (math.isfinite(float(l2)) and float(l2) > 0):
+            raise ValueError(f"l2 must be a positive finite float, got {l2!r}")
+        if int(max_iter) < 1:
+            raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
+        if not (math.isfinite(float(tol)) and float(tol) > 0):
+            raise ValueError(f"tol must be a positive finite float, got {tol!r}")
         self.l2 = float(l2)
         self.max_iter = int(max_iter)
-        self.classes_: np.ndarray | None = None
-        self.mean_: np.ndarray | None = None
-        self.std_: np.ndarray | None = None
+        self.tol = float(tol)
+        self.classes_: np.ndarray | None = None  # (K,) label indices
+        self.mean_: np.ndarray | None = None  # (F,)
+        self.std_: np.ndarray | None = None  # (F,)
         self.coef_: np.ndarray | None = None  # (K, F)
         self.intercept_: np.ndarray | None = None  # (K,)
 
@@ -132,6 +141,9 @@ class LesionClassifier:
         Returns:
             self.
         """
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
         y_all = np.array([label_index(v) for v in labels], dtype=np.int64)
         x, has = self._features(images, tumor_masks, liver_masks)
         if has.size != y_all.size:
@@ -139,31 +151,24 @@ class LesionClassifier:
         y = y_all[has]
         if y.size == 0:
             raise ValueError("no slice with a non-empty tumor_mask to fit on")
+        scaler = StandardScaler().fit(x)
         self.classes_ = np.unique(y)
-        self.mean_ = x.mean(axis=0)
-        std = x.std(axis=0)
-        self.std_ = np.where(std > 1e-12, std, 1.0)
-        z = (x - self.mean_) / self.std_
-        n_cls, n_feat = self.classes_.size, z.shape[1]
+        self.mean_, self.std_ = scaler.mean_.astype(np.float64), scaler.scale_.astype(np.float64)
+        n_cls, n_feat = self.classes_.size, x.shape[1]
         if n_cls == 1:
             self.coef_, self.intercept_ = np.zeros((1, n_feat)), np.zeros(1)
             return self
-        onehot = (y[:, None] == self.classes_[None, :]).astype(np.float64)
-
-        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            w, b = theta[: n_cls * n_feat].reshape(n_cls, n_feat), theta[n_cls * n_feat:]
-            logits = z @ w.T + b
-            logz = logits.max(axis=1, keepdims=True)
-            lse = logz[:, 0] + np.log(np.exp(logits - logz).sum(axis=1))
-            ce = float(np.mean(lse - (logits * onehot).sum(axis=1)))
-            g = (_softmax(logits) - onehot) / z.shape[0]
-            gw = g.T @ z + self.l2 * w
-            return ce + 0.5 * self.l2 * float(np.sum(w * w)), np.concatenate([gw.ravel(), g.sum(axis=0)])
-
-        res = optimize.minimize(loss, np.zeros(n_cls * (n_feat + 1)), jac=True, method="L-BFGS-B",
-                                options={"maxiter": self.max_iter})
-        self.coef_ = res.x[: n_cls * n_feat].reshape(n_cls, n_feat)
-        self.intercept_ = res.x[n_cls * n_feat:]
+        # scikit-learn minimises C·Σ loss + ½‖w‖², i.e. mean loss + ½/(C·n)‖w‖². The binomial w equals the
+        # softmax difference W₁ − W₀ with W₀ = −W₁, whose penalty ½·l2·(‖W₀‖² + ‖W₁‖²) is ½·(l2/2)·‖w‖².
+        n = y.size
+        c = 1.0 / (n * self.l2) if n_cls > 2 else 2.0 / (n * self.l2)
+        lr = LogisticRegression(C=c, solver="lbfgs", tol=self.tol, max_iter=self.max_iter)
+        lr.fit(scaler.transform(x), y)
+        if n_cls == 2:
+            w, b = lr.coef_[0] / 2.0, float(lr.intercept_[0]) / 2.0
+            self.coef_, self.intercept_ = np.stack([-w, w]), np.array([-b, b])
+        else:
+            self.coef_, self.intercept_ = lr.coef_.astype(np.float64), lr.intercept_.astype(np.float64)
         return self
 
     def _check_fitted(self) -> None:
@@ -179,7 +184,8 @@ class LesionClassifier:
         proba[~has, 0] = 1.0
         if x.shape[0]:
             z = (x - self.mean_) / self.std_
-            proba[np.flatnonzero(has)[:, None], self.classes_[None, :]] = _softmax(z @ self.coef_.T + self.intercept_)
+            logits = z @ self.coef_.T + self.intercept_
+            proba[np.flatnonzero(has)[:, None], self.classes_[None, :]] = softmax(logits, axis=1)
         return proba
 
     def predict(self, images: Iterable[Any], tumor_masks: Iterable[Any], liver_masks: Iterable[Any]) -> np.ndarray:
@@ -191,7 +197,7 @@ class LesionClassifier:
         self._check_fitted()
         return {
             "format": "pixgrl.LesionClassifier", "version": 1, "labels": list(LABELS),
-            "feature_names": list(FEATURE_NAMES), "l2": self.l2, "max_iter": self.max_iter,
+            "feature_names": list(FEATURE_NAMES), "l2": self.l2, "max_iter": self.max_iter, "tol": self.tol,
             "classes": self.classes_.tolist(), "mean": self.mean_.tolist(), "std": self.std_.tolist(),
             "coef": self.coef_.tolist(), "intercept": self.intercept_.tolist(),
         }
@@ -201,7 +207,7 @@ class LesionClassifier:
         """Inverse of :meth:`to_dict`; raises ValueError on another format or feature set."""
         if d.get("format") != "pixgrl.LesionClassifier" or list(d.get("feature_names", [])) != list(FEATURE_NAMES):
             raise ValueError("not a pixgrl.LesionClassifier with features " + ", ".join(FEATURE_NAMES))
-        clf = cls(l2=d["l2"], max_iter=d["max_iter"])
+        clf = cls(l2=d["l2"], max_iter=d["max_iter"], tol=d.get("tol", 1e-6))
         clf.classes_ = np.asarray(d["classes"], dtype=np.int64)
         clf.mean_ = np.asarray(d["mean"], dtype=np.float64)
         clf.std_ = np.asarray(d["std"], dtype=np.float64)

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import ndimage
+from skimage.metrics import structural_similarity
 
-from pixgrl_env.data.base import LABELS, Pair, split_dataset
+from pixgrl_env.data.base import LABELS, DataError, Pair, PairMeta, split_dataset
 from pixgrl_env.data.phantom import (
     LESION_TISSUES,
     TISSUE_PARAMS,
@@ -334,6 +335,57 @@ def test_misregistration_moves_target_only() -> None:
         np.testing.assert_array_equal(a.liver_mask, b.liver_mask)
         shifts.append(np.hypot(*np.subtract(ndimage.center_of_mass(b.target), ndimage.center_of_mass(a.target))))
     assert max(shifts) > 0.3 and max(shifts) <= 4.0 + 0.5
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Noise-free target
+# ---------------------------------------------------------------------------------------------------------------
+def _high_frequency_energy(img: np.ndarray) -> float:
+    """Spectral energy above 0.4 cycles/pixel: white noise keeps ~half its energy there, the phantom's point-spread
+    blur ([1, 2, 1]/4, zero response at Nyquist) leaves the noise-free image almost none."""
+    power = np.abs(np.fft.fft2(img.astype(np.float64))) ** 2
+    f = np.abs(np.fft.fftfreq(img.shape[0]))
+    return float(power[np.hypot(f[:, None], f[None, :]) > 0.4].sum())
+
+
+def test_target_clean_equals_target_without_noise(clean: PhantomDataset) -> None:
+    for i in (0, 9, 50):
+        pair = clean[i]
+        assert pair.target_clean is not None and pair.target_clean.dtype == np.float32
+        np.testing.assert_array_equal(pair.target_clean, pair.target)
+    moved = PhantomDataset(n_patients=3, slices_per_patient=2, size=SIZE, seed=4, noise=False, misregistration_px=3.0,
+                           normalization="independent", background_mask=True)
+    np.testing.assert_array_equal(moved[1].target_clean, moved[1].target)
+
+
+def test_target_clean_is_the_noise_free_target(small: PhantomDataset) -> None:
+    for i in (0, 5, 13, 22):
+        pair, r = small[i], small.render(i)
+        assert pair.target_clean is not None and pair.target_clean.shape == pair.target.shape
+        # same scale and window as the target, applied to the noise-free post image
+        np.testing.assert_array_equal(pair.target_clean, np.clip(r.post_clean / r.scale_target, 0, 1)
+                                      .astype(np.float32))
+        assert structural_similarity(pair.target, pair.target_clean, data_range=1.0) < 0.9
+        assert _high_frequency_energy(pair.target_clean) < 0.25 * _high_frequency_energy(pair.target)
+        liver = ndimage.binary_erosion(pair.liver_mask & ~pair.tumor_mask, iterations=2)
+        assert float(pair.target_clean[liver].mean()) == pytest.approx(float(pair.target[liver].mean()), rel=0.05)
+
+
+def test_pair_without_target_clean() -> None:
+    img = np.full((8, 8), 0.5, dtype=np.float32)
+    mask = np.zeros((8, 8), dtype=bool)
+    meta = PairMeta("p0", 0, (1.0, 1.0), "unit")
+    pair = Pair(img, img, mask, mask, 0, meta).validate()
+    assert pair.target_clean is None
+    assert Pair(img, img, mask, mask, 0, meta, target_clean=img).validate().target_clean is img
+    for bad, match in ((np.full((8, 9), 0.5, np.float32), "target_clean has shape"),
+                       (img.astype(np.float64), "target_clean must be float32"),
+                       (img + 1, r"target_clean must lie in \[0, 1\]")):
+        with pytest.raises(DataError, match=match):
+            Pair(img, img, mask, mask, 0, meta, target_clean=bad).validate()
+    from pixgrl_env.data import make_dataset
+
+    assert make_dataset("toy")[0].target_clean is None
 
 
 @pytest.mark.parametrize("kwargs, fragment", [

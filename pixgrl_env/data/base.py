@@ -52,6 +52,9 @@ class Pair:
         meta: :class:`PairMeta`.
         extra: Optional further modalities registered to ``input``, name → ``(H, W)`` float32 in [0, 1]; they can
             be fed to an agent as conditioning channels.
+        target_clean: Optional noise-free version of ``target``, ``(H, W)`` float32 in [0, 1], normalised exactly as
+            ``target`` (same scale and window), for evaluating against the underlying signal rather than one noisy
+            acquisition. Only synthetic sources know it (the phantom fills it); None elsewhere.
     """
 
     input: np.ndarray
@@ -61,6 +64,7 @@ class Pair:
     label: int
     meta: PairMeta
     extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+    target_clean: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -70,6 +74,8 @@ class Pair:
         """Check shapes, dtypes, ranges and finiteness; raise :class:`DataError` naming the source. Returns self."""
         src = self.meta.source
         images = {"input": self.input, "target": self.target, **{f"extra[{k!r}]": v for k, v in self.extra.items()}}
+        if self.target_clean is not None:
+            images["target_clean"] = self.target_clean
         for name, img in images.items():
             if not isinstance(img, np.ndarray) or img.ndim != 2:
                 raise DataError(f"{src}: {name} must be a 2-D array, got {type(img).__name__} "

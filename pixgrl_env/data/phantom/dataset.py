@@ -4,7 +4,9 @@ Normalisation to float32 [0, 1] (the scales are computed by :class:`~pixgrl_env.
 ``"joint"`` divides input and target by one scale, the 99.5th percentile of the target inside the body, so the
 physical enhancement ratio is kept (liver target/input ≈ 1.9); ``"independent"`` divides each image by its own
 99.5th body percentile. Values above the scale (the brightest 0.5 % of the body, mostly vessels) are then clipped
-to 1: this is the intensity window of the display/export, applied on purpose, like a DICOM window.
+to 1: this is the intensity window of the display/export, applied on purpose, like a DICOM window. Each pair's
+``target_clean`` is the noise-free target divided by the same scale and clipped by the same window, so it equals
+``target`` exactly when ``noise=False``.
 """
 
 from __future__ import annotations
@@ -187,11 +189,12 @@ class PhantomDataset(PairDataset):
         r = self.render(index)
         pre = np.clip(r.pre / r.scale_input, 0.0, 1.0).astype(_FLOAT)
         post = np.clip(r.post / r.scale_target, 0.0, 1.0).astype(_FLOAT)
+        post_clean = np.clip(r.post_clean / r.scale_target, 0.0, 1.0).astype(_FLOAT)
         patient, k = divmod(index, self.slices_per_patient)
         meta = PairMeta(patient_id=self.patient_id(patient), slice_index=k, spacing=(self.pixel_mm, self.pixel_mm),
                         source=f"phantom(seed={self.seed}, index={index})")
         return Pair(input=pre, target=post, tumor_mask=self._is_tumour[r.labels], liver_mask=self._is_liver[r.labels],
-                    label=int(self._labels[patient]), meta=meta, extra={}).validate()
+                    label=int(self._labels[patient]), meta=meta, extra={}, target_clean=post_clean).validate()
 
     def item_index(self) -> list[tuple[str, int]]:
         """``(patient_id, label)`` per item, in item order, without generating images."""
@@ -225,7 +228,8 @@ class PhantomDataset(PairDataset):
     def render(self, index: int) -> PhantomSlice:
         """Render item ``index`` before normalisation: label map, raw pre/post signals, noise level, parameters.
 
-        ``ds[index]`` is ``clip(pre / scale_input, 0, 1)`` and ``clip(post / scale_target, 0, 1)`` of this.
+        ``ds[index]`` is ``clip(pre / scale_input, 0, 1)`` and ``clip(post / scale_target, 0, 1)`` of this, and its
+        ``target_clean`` is ``clip(post_clean / scale_target, 0, 1)``.
         """
         index = self._check_index(index)
         patient, k = divmod(index, self.slices_per_patient)

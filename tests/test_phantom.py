@@ -18,6 +18,7 @@ from skimage.metrics import structural_similarity
 from pixgrl_env.data.base import LABELS, DataError, Pair, PairMeta, split_dataset
 from pixgrl_env.data.phantom import (
     LESION_TISSUES,
+    PHANTOM_VERSION,
     TISSUE_PARAMS,
     TISSUES,
     PhantomDataset,
@@ -386,6 +387,52 @@ def test_pair_without_target_clean() -> None:
     from pixgrl_env.data import make_dataset
 
     assert make_dataset("toy")[0].target_clean is None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Generator version
+# ---------------------------------------------------------------------------------------------------------------
+#: Fingerprint of the generator per PHANTOM_VERSION (see _fingerprint): per item of a small dataset with every class
+#: and a cyst, the means of input, target and target_clean, the tumour and liver pixel counts, and three pixels.
+PINNED_FINGERPRINTS: dict[str, list[list[float]]] = {
+    "1.0": [
+        [0.18982529, 0.18628752, 0.17914625, 0, 584, 0.26869780, 0.56105053, 0.31116426],
+        [0.18441915, 0.18864297, 0.18122800, 0, 546, 0.29793513, 0.59896368, 0.26117218],
+        [0.26495753, 0.24950101, 0.24226037, 1, 580, 0.40907368, 0.75699520, 0.67254847],
+        [0.24726203, 0.21789717, 0.21134079, 0, 456, 0.33726490, 0.68577319, 0.52368784],
+        [0.27909070, 0.25958821, 0.24378652, 73, 571, 0.43408141, 0.73679221, 0.38455746],
+        [0.27297808, 0.22490496, 0.20954022, 0, 505, 0.35769677, 0.70096028, 0.15107290],
+    ],
+}
+
+
+def _fingerprint() -> list[list[float]]:
+    ds = PhantomDataset(class_counts=(1, 1, 1), slices_per_patient=2, size=64, seed=2024, cyst_prob=1.0)
+    rows = []
+    for pair in ds:
+        rows.append([float(pair.input.mean(dtype=np.float64)), float(pair.target.mean(dtype=np.float64)),
+                     float(pair.target_clean.mean(dtype=np.float64)), int(pair.tumor_mask.sum()),
+                     int(pair.liver_mask.sum()), float(pair.input[32, 20]), float(pair.target[32, 20]),
+                     float(pair.target[24, 40])])
+    return rows
+
+
+def test_version_pins_the_generated_pixels() -> None:
+    """A change to the generated pixels must come with a new PHANTOM_VERSION (tolerance: float32 rounding across
+    platforms, far below any change of the model)."""
+    ds = PhantomDataset(n_patients=3, size=64)
+    assert ds.version == PhantomDataset.version == PHANTOM_VERSION and isinstance(PHANTOM_VERSION, str)
+    assert repr(ds).endswith(f"version={PHANTOM_VERSION!r})")
+    assert ds.render(0).params["phantom_version"] == PHANTOM_VERSION
+    assert ds[0].meta.source == "phantom(seed=0, index=0)"
+    actual = _fingerprint()
+    how = (f"bump PHANTOM_VERSION in pixgrl_env/data/phantom/version.py and add its fingerprint to "
+           f"PINNED_FINGERPRINTS in tests/test_phantom.py: \"<the new version>\": {actual!r}")
+    assert PHANTOM_VERSION in PINNED_FINGERPRINTS, f"PHANTOM_VERSION {PHANTOM_VERSION!r} has no fingerprint: {how}"
+    pinned = np.array(PINNED_FINGERPRINTS[PHANTOM_VERSION])
+    same = np.allclose(actual, pinned, rtol=1e-5, atol=1e-6)
+    assert same, (f"The phantom's generated pixels changed but PHANTOM_VERSION is still {PHANTOM_VERSION!r}. If the "
+                  f"change is intended, {how}; if not, undo it. Pinned {pinned.tolist()!r}")
 
 
 @pytest.mark.parametrize("kwargs, fragment", [

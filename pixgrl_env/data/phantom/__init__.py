@@ -15,6 +15,8 @@ numbers and sources of ``docs/phantom.md`` and its "Suggested phantom recipe". O
   sequence parameters), from seeded RNG streams.
 - :mod:`~pixgrl_env.data.phantom.render`: one slice: parameter maps → pre/post signals → acquisition.
 - :mod:`~pixgrl_env.data.phantom.dataset`: :class:`PhantomDataset`, the options and the normalisation.
+- :mod:`~pixgrl_env.data.phantom.version`: :data:`PHANTOM_VERSION`, bumped whenever a change alters any generated
+  pixel (also :attr:`PhantomDataset.version`); record it with results and checkpoints.
 
 Determinism: everything of a patient (class, anatomy, tissue and sequence parameters, lesion) comes from RNG
 streams seeded with ``np.random.SeedSequence([seed, tag, patient, stream])``; everything of one slice (texture,
@@ -33,7 +35,7 @@ Example:
 
 from __future__ import annotations
 
-from pixgrl_env.data.base import LABELS
+from pixgrl_env.data.base import LABELS  # noqa: F401 (the class names of Pair.label, as before the split)
 from pixgrl_env.data.phantom.dataset import NORMALIZATIONS, PHASES, PhantomDataset, scale_class_counts
 from pixgrl_env.data.phantom.render import PhantomSlice
 from pixgrl_env.data.phantom.signal import spgr_signal
@@ -45,11 +47,13 @@ from pixgrl_env.data.phantom.tissues import (
     TISSUES,
     Tissue,
 )
+from pixgrl_env.data.phantom.version import PHANTOM_VERSION
 
 __all__ = [
     "LESION_TISSUES",
     "LIVER_TISSUES",
     "NORMALIZATIONS",
+    "PHANTOM_VERSION",
     "PHASES",
     "TISSUES",
     "TISSUE_INDEX",

@@ -24,6 +24,7 @@ from pixgrl_env.data.phantom.patient import CLASS_TAG, Patient, make_patient, rn
 from pixgrl_env.data.phantom.raster import Grid
 from pixgrl_env.data.phantom.render import PhantomSlice, SliceRenderer
 from pixgrl_env.data.phantom.tissues import LESION_TISSUES, LIVER_TISSUES, tissue_lut
+from pixgrl_env.data.phantom.version import PHANTOM_VERSION
 
 __all__ = ["NORMALIZATIONS", "PHASES", "PhantomDataset", "scale_class_counts"]
 
@@ -77,7 +78,7 @@ class PhantomDataset(PairDataset):
             (:func:`scale_class_counts`); the effective counts are in :attr:`class_counts`.
         slices_per_patient: Axial slices per patient, evenly spread over the central 80 % of the liver.
         size: Image side in pixels (``size × size``), >= 32.
-        seed: Non-negative int; the dataset is a pure function of the seed and the options.
+        seed: Non-negative int; the dataset is a pure function of the seed, the options and :attr:`version`.
         class_counts: Patients per class in :data:`~pixgrl_env.data.base.LABELS` order (normal, hemangioma, hcc);
             default the paper's (75, 100, 150).
         phase: ``"portal_venous"`` (default) or ``"delayed"`` target.
@@ -92,9 +93,15 @@ class PhantomDataset(PairDataset):
         fov_mm: Field of view in mm; the pixel spacing is ``fov_mm / size``.
         cyst_prob: Probability that a patient (any class) has a simple liver cyst outside the tumour mask.
 
+    Attributes:
+        version: The generator's version, :data:`~pixgrl_env.data.phantom.version.PHANTOM_VERSION`: two datasets
+            with the same version and arguments hold the same pixels. Record it with results and checkpoints.
+
     Raises:
         ValueError: For any invalid argument, naming the value and what was expected.
     """
+
+    version: str = PHANTOM_VERSION
 
     def __init__(
         self,
@@ -244,7 +251,7 @@ class PhantomDataset(PairDataset):
                 f"normalization={self.normalization!r}, misregistration_px={self.misregistration_px:g}, "
                 f"fat_suppress_input={self.fat_suppress_input}, background_mask={self.background_mask}, "
                 f"noise={self.noise}, bias_field={self.bias_field}, snr_range={self.snr_range}, "
-                f"fov_mm={self.fov_mm:g}, cyst_prob={self.cyst_prob:g})")
+                f"fov_mm={self.fov_mm:g}, cyst_prob={self.cyst_prob:g}, version={self.version!r})")
 
     # ------------------------------------------------------------------ internals
     def _patient(self, p: int) -> Patient:

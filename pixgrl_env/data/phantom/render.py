@@ -44,6 +44,7 @@ from pixgrl_env.data.phantom.signal import (
 )
 from pixgrl_env.data.phantom.tissues import TISSUE_INDEX as _T
 from pixgrl_env.data.phantom.tissues import TISSUE_PARAMS, TISSUES, tissue_lut
+from pixgrl_env.data.phantom.version import PHANTOM_VERSION
 
 __all__ = ["PhantomSlice", "SliceRenderer"]
 
@@ -65,7 +66,8 @@ class PhantomSlice:
         sigma: Noise standard deviation per channel (0 when ``noise=False``).
         scale_input: The divisor applied to ``pre`` before clipping to [0, 1].
         scale_target: The divisor applied to ``post`` (and ``post_clean``) before clipping to [0, 1].
-        params: Patient and sequence parameters (class, TR, flip angle, r1, SNR, lesion size, ...).
+        params: Patient and sequence parameters (class, TR, flip angle, r1, SNR, lesion size, ...) and the
+            generator's ``phantom_version``.
     """
 
     labels: np.ndarray
@@ -175,5 +177,6 @@ class SliceRenderer:
             "fat_suppression": seq["fs"], "lesion": les.get("kind"), "lesion_diameter_mm": les.get("diameter_mm"),
             "hemangioma_fill": les.get("fill"), "pixel_mm": self.grid.pixel_mm,
             "liver_t1_ms": float(pat.t1[_T["liver"]]), "liver_c_mM": float(pat.c[_T["liver"]]),
+            "phantom_version": PHANTOM_VERSION,
         }
         return PhantomSlice(lab, pre_n, post_n, pre, post, sigma, s_pre, s_post, params)

@@ -1,4 +1,4 @@
-"""Pixel graph of Pix-GRL: SLIC superpixels and the normalised 5×5 adjacency of every pixel.
+"""Pixel graph of Pix-GRL: the normalised 5×5 adjacency of every pixel, from superpixels of the image.
 
 Every pixel of an image is a node. Its neighbours are the ``kernel × kernel`` pixels of the window centred on it
 (itself included), so the graph is stored densely as one weight per pixel and window offset: a tensor of shape
@@ -8,8 +8,8 @@ index of offset ``(dy, dx)`` is ``k = (dy + 2) * 5 + (dx + 2)``, the centre (the
 the reverse offset ``(-dy, -dx)`` has index ``24 - k``.
 
 Edge weights (eq. 2 of the paper, section 3.1), with ``G`` a Gaussian kernel of the Euclidean pixel distance,
-``G(i, j) = exp(-|i - j|² / (2 sigma²))``, and ``S(i, j) = 1`` when ``i`` and ``j`` share a SLIC superpixel, 0.5
-otherwise:
+``G(i, j) = exp(-|i - j|² / (2 sigma²))``, and ``S(i, j) = 1`` when ``i`` and ``j`` share a SLIC superpixel
+(:mod:`agents.superpixels`), 0.5 otherwise:
 
 - ``mode="product"`` (default): ``A = S · G``. A neighbour across a superpixel border gets half the weight of an
   equally distant neighbour inside. This is the reading this project takes (see ``shared/paper/NOTES.md``): the
@@ -28,10 +28,12 @@ corners would carry only 0.018). The paper does not give its value.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
-import torch.nn.functional as F
-from skimage.segmentation import slic
+
+from agents.superpixels import superpixels
 
 __all__ = [
     "MODES",
@@ -39,12 +41,18 @@ __all__ = [
     "gaussian_kernel",
     "graph_weights",
     "neighbour_offsets",
-    "superpixels",
 ]
 
 MODES = ("product", "literal")
 S_CROSS = 0.5
 """The value of ``S`` for two pixels in different superpixels (1 inside one superpixel)."""
+
+
+def _radius(kernel: int) -> int:
+    """``kernel // 2`` of an odd window size; raise ValueError for anything else."""
+    if not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
+        raise ValueError(f"kernel must be a positive odd integer, got {kernel!r}")
+    return kernel // 2
 
 
 def neighbour_offsets(kernel: int = 5) -> list[tuple[int, int]]:
@@ -57,88 +65,29 @@ def neighbour_offsets(kernel: int = 5) -> list[tuple[int, int]]:
         ``kernel**2`` offsets, row-major over ``dy`` then ``dx`` in ``-kernel//2 .. kernel//2``. Index ``k`` and
         index ``kernel**2 - 1 - k`` are reverse offsets; the centre ``(0, 0)`` is index ``kernel**2 // 2``.
     """
-    if kernel < 1 or kernel % 2 == 0:
-        raise ValueError(f"kernel must be a positive odd integer, got {kernel}")
-    r = kernel // 2
+    r = _radius(kernel)
     return [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
 
 
-def gaussian_kernel(kernel: int = 5, sigma: float = 1.5) -> torch.Tensor:
+def gaussian_kernel(kernel: int = 5, sigma: float = 1.5, dtype: torch.dtype = torch.float64,
+                    device: torch.device | str | None = None) -> torch.Tensor:
     """Gaussian ``G`` of the distance of each window offset to the centre, 1 at the centre.
 
     Args:
         kernel: Odd window size.
         sigma: Standard deviation in pixels, > 0.
+        dtype: Floating dtype of the result.
+        device: Device of the result (computed there: no host-to-device copy); default the CPU.
 
     Returns:
-        Float64 tensor ``(kernel**2,)`` in ``(0, 1]``, in the order of :func:`neighbour_offsets`.
+        Tensor ``(kernel**2,)`` in ``(0, 1]``, in the order of :func:`neighbour_offsets`.
     """
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
-    d2 = torch.tensor([dy * dy + dx * dx for dy, dx in neighbour_offsets(kernel)], dtype=torch.float64)
+    r = _radius(kernel)
+    d = torch.arange(-r, r + 1, dtype=dtype, device=device)
+    d2 = (d.view(-1, 1).square() + d.view(1, -1).square()).flatten()  # row-major over (dy, dx)
     return torch.exp(-d2 / (2.0 * sigma * sigma))
-
-
-def _as_batch_of_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Return images as a float64 numpy array ``(N, H, W)``, accepting ``(H, W)``, ``(N, H, W)``, ``(N, 1, H, W)``."""
-    if isinstance(images, torch.Tensor):
-        images = images.detach().to("cpu", torch.float64).numpy()
-    arr = np.asarray(images, dtype=np.float64)
-    if arr.ndim == 2:
-        arr = arr[None]
-    elif arr.ndim == 4:
-        if arr.shape[1] != 1:
-            raise ValueError(f"superpixels expects single-channel images (N, 1, H, W), got shape {arr.shape}")
-        arr = arr[:, 0]
-    elif arr.ndim != 3:
-        raise ValueError(f"expected (H, W), (N, H, W) or (N, 1, H, W) images, got shape {arr.shape}")
-    return arr
-
-
-def superpixels(
-    images: torch.Tensor | np.ndarray,
-    n_pixels_per_segment: int = 64,
-    compactness: float = 0.2,
-    max_num_iter: int = 10,
-    slic_sigma: float = 0.0,
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """SLIC superpixels of each image (``skimage.segmentation.slic``, on CPU, one image at a time).
-
-    Deterministic: SLIC starts from a regular grid of centres and uses no randomness.
-
-    Args:
-        images: ``(N, 1, H, W)``, ``(N, H, W)`` or ``(H, W)`` intensities, float in ``[0, 1]`` (the default
-            ``compactness`` is tuned for that range), tensor on any device or numpy array.
-        n_pixels_per_segment: Target superpixel area; ``n_segments = max(1, round(H * W / n_pixels_per_segment))``.
-            The default 64 gives the paper's superpixels of about 8×8 pixels.
-        compactness: SLIC balance between intensity and space; higher gives more square superpixels. 0.2 follows
-            organ borders of [0, 1] images with mild noise; 0.05 or below collapses segments on noisy images.
-        max_num_iter: SLIC k-means iterations.
-        slic_sigma: Gaussian pre-smoothing of SLIC (0: none).
-        device: Device of the returned labels; default: the device of ``images`` (CPU for numpy input).
-
-    Returns:
-        LongTensor ``(N, H, W)`` of labels ``0 .. n_i - 1`` per image (each image numbered independently).
-    """
-    if device is None:
-        device = images.device if isinstance(images, torch.Tensor) else "cpu"
-    arr = _as_batch_of_images(images)
-    _, h, w = arr.shape
-    n_segments = max(1, round(h * w / n_pixels_per_segment))
-    labels = [
-        slic(
-            img,
-            n_segments=n_segments,
-            compactness=compactness,
-            max_num_iter=max_num_iter,
-            sigma=slic_sigma,
-            channel_axis=None,
-            start_label=0,
-        )
-        for img in arr
-    ]
-    return torch.from_numpy(np.stack(labels).astype(np.int64)).to(device)
 
 
 def adjacency_weights(
@@ -151,7 +100,8 @@ def adjacency_weights(
 ) -> torch.Tensor:
     """Normalised graph weights ``Â = D^-1/2 A D^-1/2`` of every pixel to each neighbour in its window.
 
-    Batched torch on the labels' device: one pass of 25 shifted views of the (zero-cost, 1-channel) label map.
+    Batched torch on the labels' device, two passes over the 25 window offsets (label comparisons of shifted
+    views, then the normalisation); no host copy or synchronisation.
 
     Args:
         labels: LongTensor ``(N, H, W)`` of superpixel labels (any non-negative integers; only equality matters).
@@ -173,31 +123,33 @@ def adjacency_weights(
     if labels.is_floating_point():
         raise TypeError("labels must be an integer tensor")
     n, h, w = labels.shape
-    r = kernel // 2
-    offsets = neighbour_offsets(kernel)
-    gauss = gaussian_kernel(kernel, sigma).tolist()
     work = torch.float64 if dtype == torch.float64 else torch.float32
-
-    # Out-of-image neighbours get label -1, which no pixel has, and are masked out.
-    lab = labels.long()
-    padded = F.pad(lab + 1, (r, r, r, r), value=0) - 1
-    adj = torch.empty((n, len(offsets), h, w), dtype=work, device=labels.device)
-    for k, (dy, dx) in enumerate(offsets):
-        nb = padded[:, r + dy : r + dy + h, r + dx : r + dx + w]
-        same = nb == lab
-        g = gauss[k]
-        cross = g * S_CROSS if mode == "product" else g**S_CROSS
-        inside_w, cross_w = (torch.tensor(v, dtype=work, device=labels.device) for v in (g, cross))
-        adj[:, k] = torch.where(same, inside_w, cross_w) * (nb >= 0)
-
+    dev = labels.device
+    inside = gaussian_kernel(kernel, sigma, work, dev)  # A of a pair in one superpixel, per offset
+    cross = inside * S_CROSS if mode == "product" else inside.pow(S_CROSS)  # A across a superpixel border
+    # Every offset's pairs as two slices of the image: the pixels and their neighbours, both inside the image.
+    # Neighbours outside the image keep weight 0.
+    adj = torch.zeros((n, kernel * kernel, h, w), dtype=work, device=dev)
+    deg = torch.zeros((n, h, w), dtype=work, device=dev)
+    pairs = list(_pairs(kernel, h, w))
+    for k, (y, x), (y2, x2) in pairs:
+        torch.where(labels[:, y, x] == labels[:, y2, x2], inside[k], cross[k], out=adj[:, k, y, x])
+        deg[:, y, x] += adj[:, k, y, x]
     if not normalize:
         return adj.to(dtype)
-    deg = adj.sum(dim=1)  # (N, H, W), >= 1 since the self weight G(0) = 1
-    inv_sqrt = deg.rsqrt()
-    inv_sqrt_p = F.pad(inv_sqrt, (r, r, r, r), value=0.0)  # 0 outside: those edges are 0 anyway
-    for k, (dy, dx) in enumerate(offsets):
-        adj[:, k] *= inv_sqrt * inv_sqrt_p[:, r + dy : r + dy + h, r + dx : r + dx + w]
+    inv_sqrt = deg.rsqrt_()  # D >= 1: the self weight G(0) = 1
+    for k, (y, x), (y2, x2) in pairs:
+        adj[:, k, y, x] *= inv_sqrt[:, y, x] * inv_sqrt[:, y2, x2]
     return adj.to(dtype)
+
+
+def _pairs(kernel: int, h: int, w: int) -> Iterator[tuple[int, tuple[slice, slice], tuple[slice, slice]]]:
+    """``(k, here, there)`` for each window offset ``k`` with in-image pairs: the ``(rows, cols)`` slices of the
+    pixels whose neighbour at offset ``k`` lies inside an ``h × w`` image, and of those neighbours."""
+    for k, (dy, dx) in enumerate(neighbour_offsets(kernel)):
+        y0, y1, x0, x1 = max(0, -dy), h - max(0, dy), max(0, -dx), w - max(0, dx)
+        if y0 < y1 and x0 < x1:
+            yield k, (slice(y0, y1), slice(x0, x1)), (slice(y0 + dy, y1 + dy), slice(x0 + dx, x1 + dx))
 
 
 def graph_weights(
@@ -207,6 +159,7 @@ def graph_weights(
     mode: str = "product",
     n_pixels_per_segment: int = 64,
     compactness: float = 0.2,
+    method: str = "torch",
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
@@ -217,14 +170,15 @@ def graph_weights(
         kernel: Odd window size.
         sigma: Gaussian distance kernel standard deviation, pixels.
         mode: ``"product"`` or ``"literal"``, see :func:`adjacency_weights`.
-        n_pixels_per_segment: Target superpixel area, see :func:`superpixels`.
-        compactness: SLIC compactness, see :func:`superpixels`.
+        n_pixels_per_segment: Target superpixel area, see :func:`agents.superpixels.superpixels`.
+        compactness: SLIC compactness, see :func:`agents.superpixels.superpixels`.
+        method: Superpixel method: ``"torch"`` (default: on the images' device, no host copy) or ``"skimage"``.
         dtype: Floating dtype of the result.
         device: Device of the result; default the device of ``images``.
 
     Returns:
         Tensor ``(N, kernel**2, H, W)`` of normalised weights, see :func:`adjacency_weights`.
     """
-    labels = superpixels(images, n_pixels_per_segment=n_pixels_per_segment, compactness=compactness, device=device)
+    labels = superpixels(images, n_pixels_per_segment=n_pixels_per_segment, compactness=compactness, method=method,
+                         device=device)
     return adjacency_weights(labels, kernel=kernel, sigma=sigma, mode=mode, dtype=dtype)
-

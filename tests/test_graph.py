@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.graph import (
-    adjacency_weights,
-    gaussian_kernel,
-    graph_weights,
-    neighbour_offsets,
-    superpixels,
-)
+from agents.graph import adjacency_weights, gaussian_kernel, graph_weights, neighbour_offsets
+from agents.superpixels import superpixels
 
 OFFSETS = neighbour_offsets(5)
 

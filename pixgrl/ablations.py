@@ -431,7 +431,7 @@ def ablation_table(result: Mapping[str, Any]) -> str:
 # CLI
 # ----------------------------------------------------------------------------------------------------------------
 def _json_dict(text: str) -> dict[str, Any]:
-    from pixgrl.evaluation import _json_dict as parse
+    from pixgrl.evaluation import parse_json_object as parse
 
     return parse(text)
 

@@ -127,7 +127,7 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
 
     from agents.training import resolve_device
     from pixgrl_env.data.base import DataError
-    from pixgrl.evaluation import _is_agent, resolve_agent, run_trajectory
+    from pixgrl.evaluation import is_agent, resolve_agent, run_trajectory
 
     in_path = _check_path(input_path, "input_path", must_exist=True)
     out_path = _check_path(output_path, "output_path", must_exist=False)
@@ -147,7 +147,7 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
         raise ValueError(f"scale must be a positive finite number, got {scale!r}")
 
     dev = resolve_device(str(device))
-    if _is_agent(agent):
+    if is_agent(agent):
         ra_name, spec, ag = getattr(agent, "name", type(agent).__name__), "<object>", agent
     else:
         ra = resolve_agent(str(agent), dev)

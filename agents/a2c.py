@@ -10,7 +10,7 @@ maps an observation ``(N, C, H, W)`` to per-pixel policy logits ``(N, A, H, W)``
 
 with every mean over pixels, images and the steps of the rollout; one model, one Adam optimiser.
 
-Run it (CleanRL-style; ``--help`` lists every :class:`Config` field):
+Run it (CleanRL-style, :mod:`agents.cli`; ``--help`` lists every :class:`Config` field):
 
     python -m agents.a2c --preset quick --run-dir runs/quick              # CPU, a few minutes
     python -m agents.a2c --preset gpu --run-dir runs/gpu --env crop=128   # one GPU
@@ -19,9 +19,11 @@ Run it (CleanRL-style; ``--help`` lists every :class:`Config` field):
 
 TensorBoard (``run_dir/tb``): ``losses/{loss,policy,value,entropy,grad_norm}`` (grad_norm before clipping),
 ``charts/mean_reward`` (the per-pixel episode return Σ_t mean(r_t), in the env's unscaled units),
-``charts/{steps_per_s,learning_rate}``, ``charts/action_x<factor>`` (how often each action was sampled),
+``charts/{SPS,learning_rate}``, ``charts/action_x<factor>`` (how often each action was sampled),
 ``eval/{ssim,psnr,ssim_identity,psnr_identity}`` (greedy synthesis of whole validation images) and the image grid
 ``eval/input_synth_target``.
+
+The run plumbing (processes, seeding, logging, evals, checkpoints, resume) is :class:`agents.run.Run`'s.
 
 Memory: rollouts are collected under ``torch.no_grad()`` and only observations, graphs, actions and reward maps are
 kept; the update recomputes the forward pass one time step at a time and accumulates gradients, so the peak
@@ -30,45 +32,34 @@ activation memory is that of one step's batch, not of the whole rollout.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import functools
-import json
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from agents import cli
 from agents.base import Agent
-from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from agents.graph import MODES as GRAPH_MODES
 from agents.graph import adjacency_weights, superpixels
 from agents.networks import BACKBONES, make_network
-from agents.training import (
-    RunLogger,
-    env_config_for,
-    eval_grid,
-    quick_eval,
-    resolve_device,
-    seed_everything,
-    write_config,
-)
-from pixgrl_env.config import EnvConfig, check_int
+from agents.run import Run
+from agents.training import LR_SCHEDULES, derived_seed, env_config_for, scheduled_lr
+from pixgrl_env.config import EnvConfig
+from pixgrl_env.config_base import BaseConfig, param
 from pixgrl_env.env import PixGRLVectorEnv
 
 __all__ = ["Config", "PRESETS", "PixGRLAgent", "a2c_losses", "collect", "env_config_for", "load", "main",
            "nstep_returns", "train", "update"]
-
-CHECKPOINT = "checkpoint.pt"
-LR_SCHEDULES = ("constant", "linear", "poly")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -77,37 +68,39 @@ LR_SCHEDULES = ("constant", "linear", "poly")
 
 
 @dataclass
-class Config:
-    """Hyper-parameters of the Pix-GRL agent. The defaults are the paper's (section 4); see :data:`PRESETS`."""
+class Config(BaseConfig):
+    """Hyper-parameters of the Pix-GRL agent. The defaults are the paper's (section 4); see :data:`PRESETS`.
+    Every field is checked when a config is made (:mod:`pixgrl_env.config_base`)."""
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]]
+    TIED: ClassVar[dict[str, str]] = {"net_kwargs": "backbone"}  # a preset's widths are for its own backbone
 
-    backbone: str = "graph"
+    backbone: str = param("graph", choices=BACKBONES)
     """network backbone, one of agents.networks.BACKBONES ("graph": the Pix-GRL network; others: Table 3)"""
-    net_kwargs: dict[str, Any] = field(default_factory=dict)
+    net_kwargs: dict[str, Any] = param({})
     """keyword arguments of the network class (widths, depths), e.g. {"conv_channels": 32, "graph_channels": 64}"""
-    num_envs: int = 32
+    num_envs: int = param(32, ge=1)
     """images per batch (per process under torchrun): the paper's mini-batch of 32"""
-    total_steps: int = 12_800_000
+    total_steps: int = param(12_800_000, ge=1)
     """budget in image-steps: one step of one image counts 1, so every episode batch adds num_envs × world_size × T
     (the paper: 80,000 batches × 32 images × 5 steps)"""
-    n_step: int = 0
+    n_step: int = param(0, ge=0)
     """rollout length n of the n-step returns (eq. 4); 0: the episode length, i.e. whole-episode returns"""
-    gamma: float = 0.15
+    gamma: float = param(0.15, ge=0, le=1)
     """discount γ (the paper's text: 0.15; PixelRL: 0.95)"""
-    lr: float = 1e-3
+    lr: float = param(1e-3, gt=0)
     """Adam learning rate"""
-    lr_schedule: str = "constant"
+    lr_schedule: str = param("constant", choices=tuple(LR_SCHEDULES))
     """learning-rate schedule: "constant", "linear" (to 0 at total_steps) or "poly" (PixelRL: (1 − progress)^0.9)"""
-    adam_eps: float = 1e-8
+    adam_eps: float = param(1e-8, gt=0)
     """Adam epsilon"""
-    entropy_coef: float = 0.01
+    entropy_coef: float = param(0.01, ge=0)
     """β, the weight of the per-pixel policy entropy bonus (PixelRL: 0.01)"""
-    value_coef: float = 0.5
+    value_coef: float = param(0.5, ge=0)
     """c_v, the weight of the per-pixel value loss mean((R − V)²)"""
-    max_grad_norm: float = 1.0
+    max_grad_norm: float = param(1.0, ge=0)
     """clip the global gradient norm to this (0 disables clipping)"""
-    reward_scale: float = 255.0
+    reward_scale: float = param(255.0, gt=0)
     """multiplies the env's reward maps before learning. Images are in [0, 1], so a step changes a pixel by ≤ 5 % and
     the pixel reward (y − s_t)² − (y − s_{t+1})² is ~1e-3; PixelRL's ×255 (on [0, 1] images, as here) brings
     per-pixel returns and advantages to O(0.1–1). Logged rewards (charts/) are unscaled"""
@@ -117,74 +110,27 @@ class Config:
     """torch device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1"…; under torchrun: cuda:LOCAL_RANK"""
     deterministic: bool = False
     """make cuDNN deterministic (slower)"""
-    torch_threads: int = 0
+    torch_threads: int = param(0, ge=0)
     """torch intra-op CPU threads (0: torch's default). Small CPU batches gain little from more than 1, and on a
     shared, loaded CPU extra threads spin-wait and can slow steps down by 10× or more"""
-    eval_every: int = 200_000
+    eval_every: int = param(200_000, ge=0)
     """quick eval (SSIM/PSNR vs identity on validation pairs, image grid) every this many image-steps (0: at the end)"""
-    eval_pairs: int = 8
+    eval_pairs: int = param(8, ge=0)
     """validation pairs of the quick eval (0 disables it)"""
-    eval_images: int = 3
+    eval_images: int = param(3, ge=0)
     """pairs shown in the eval image grid (input | synthesized | target rows)"""
-    checkpoint_every: int = 200_000
+    checkpoint_every: int = param(200_000, ge=0)
     """write run_dir/checkpoint.pt every this many image-steps (and always at the end); 0: only at the end"""
-    superpixel_area: int = 64
+    superpixel_area: int = param(64, ge=1)
     """graph backbone: target SLIC superpixel area in pixels (the paper: about 8 × 8)"""
-    slic_compactness: float = 0.2
+    slic_compactness: float = param(0.2, ge=0)
     """graph backbone: SLIC compactness for [0, 1] images"""
-    graph_sigma: float = 1.5
+    graph_sigma: float = param(1.5, gt=0)
     """graph backbone: σ of the Gaussian distance kernel G of eq. 2, in pixels"""
-    graph_mode: str = "product"
+    graph_mode: str = param("product", choices=GRAPH_MODES)
     """graph backbone: "product" (A = S·G, this project's reading of eq. 2) or "literal" (A = G^S as printed)"""
-    slic_threads: int = 0
+    slic_threads: int = param(0, ge=0)
     """threads running SLIC over a batch (it runs on the CPU, one image per call); 0: min(8, available CPUs)"""
-
-    def __post_init__(self) -> None:
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
-        for name in ("num_envs", "total_steps", "superpixel_area"):
-            check_int(name, getattr(self, name), 1)
-        for name in ("n_step", "eval_every", "eval_pairs", "eval_images", "checkpoint_every", "slic_threads",
-                     "torch_threads"):
-            check_int(name, getattr(self, name), 0)
-        if not 0 <= self.gamma <= 1:
-            raise ValueError(f"gamma must lie in [0, 1], got {self.gamma!r}")
-        for name in ("lr", "adam_eps", "reward_scale", "graph_sigma"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("entropy_coef", "value_coef", "max_grad_norm", "slic_compactness"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.graph_mode not in ("product", "literal"):
-            raise ValueError(f"graph_mode must be 'product' or 'literal', got {self.graph_mode!r}")
-        self.net_kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in self.net_kwargs.items()}
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> Config:
-        """A named preset of :data:`PRESETS` with keyword overrides; pair it with ``env_config_for(name)``
-        (:func:`agents.training.env_config_for`, re-exported here), the env the preset is meant for."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
-        values = {**PRESETS[name], **overrides}
-        preset_backbone = PRESETS[name].get("backbone", cls.backbone)
-        if values.get("backbone", preset_backbone) != preset_backbone and "net_kwargs" not in overrides:
-            values.pop("net_kwargs", None)  # a preset's network widths are for its own backbone
-        return cls(**values)
-
-    def replace(self, **changes: Any) -> Config:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Config:
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown agents.a2c.Config fields {sorted(unknown)}")
-        return cls(**d)
 
 
 #: Agent presets. ``paper``: section 4 (Adam 1e-3, batch 32, γ 0.15 as printed, 80,000 batches of 5-step episodes);
@@ -192,7 +138,8 @@ class Config:
 #: visibly in a few minutes on a 2-core CPU (narrow graph network, 8 crops of 64 × 64, 100 episode batches, one
 #: update per step: with γ = 0.15 the 1-step target r_t + γ V(s_{t+1}) is close to the 5-step one, and 5× more
 #: updates per image-step learned faster and steadier in our CPU runs); ``gpu``: one GPU, the full network on 64 crops
-#: of 128 × 128 per process, whole-episode returns as in the paper.
+#: of 128 × 128 per process, whole-episode returns as in the paper. Pair a preset with ``env_config_for(name)``
+#: (:func:`agents.training.env_config_for`, re-exported here), the env it is meant for.
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "pixelrl": dict(gamma=0.95, lr_schedule="poly", num_envs=64, total_steps=30_000 * 64 * 5),
@@ -431,12 +378,7 @@ def update(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout,
 
 def learning_rate(config: Config, step: int) -> float:
     """The learning rate after ``step`` image-steps under ``config.lr_schedule``."""
-    progress = min(step / config.total_steps, 1.0)
-    if config.lr_schedule == "linear":
-        return config.lr * (1.0 - progress)
-    if config.lr_schedule == "poly":
-        return config.lr * (1.0 - progress) ** 0.9
-    return config.lr
+    return scheduled_lr(config.lr, config.lr_schedule, step, config.total_steps)
 
 
 def episode_seed(seed: int, rank: int, episode: int) -> int:
@@ -445,48 +387,7 @@ def episode_seed(seed: int, rank: int, episode: int) -> int:
     Every episode batch is seeded from ``(seed, rank, episode)`` alone, so a resumed run draws exactly the episodes
     the uninterrupted run would have, without saving the env's generators.
     """
-    return int(np.random.SeedSequence([seed, rank, episode]).generate_state(1)[0])
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Processes: single or torchrun (DistributedDataParallel)
-# ----------------------------------------------------------------------------------------------------------------
-
-
-class Dist(NamedTuple):
-    rank: int
-    world: int
-    device: torch.device
-    owns_group: bool  #: we initialised the process group (and destroy it at the end)
-
-
-def setup_distributed(device: str) -> Dist:
-    """Detect torchrun (``WORLD_SIZE`` > 1) and join the process group: NCCL on CUDA, gloo on CPU.
-
-    Each process uses ``cuda:LOCAL_RANK`` when the resolved device is CUDA; single-process runs use ``device``.
-    """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1 and not (dist.is_available() and dist.is_initialized()):
-        return Dist(0, 1, resolve_device(device), False)
-    dev = resolve_device(device)
-    if dev.type == "cuda":
-        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(dev)
-    owns = not dist.is_initialized()
-    if owns:
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    return Dist(dist.get_rank(), dist.get_world_size(), dev, owns)
-
-
-def _gather_rng(world: int) -> list[dict[str, Any]]:
-    """Every process's RNG states (rank order); a collective call under DDP."""
-    rng = capture_rng()
-    if world == 1:
-        return [rng]
-    out: list[Any] = [None] * world
-    dist.all_gather_object(out, {k: (v.cpu() if isinstance(v, Tensor) else
-                                     [s.cpu() for s in v] if isinstance(v, list) else v) for k, v in rng.items()})
-    return out
+    return derived_seed(seed, rank, episode)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -511,69 +412,28 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
     (``seed + rank``); DDP averages the gradients, so the weights stay identical; only rank 0 logs, evaluates and
     writes checkpoints.
     """
-    run_dir = Path(run_dir)
-    proc = setup_distributed(config.device)
-    rank, world, device = proc.rank, proc.world, proc.device
-    lead = rank == 0
-    # TRY NOT TO MODIFY: seeding
-    seed_everything(config.seed + rank, config.deterministic)
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    env_config = env_config.replace(device=str(device))
-    t_max = env_config.episode_length
-    n_step = config.n_step or t_max
-    env = PixGRLVectorEnv(config.num_envs, env_config, output="torch")
-    agent = PixGRLAgent(env_config, config, device)
-    model: nn.Module = agent.net
-    if world > 1:
-        model = nn.parallel.DistributedDataParallel(agent.net, device_ids=[device.index] if device.type == "cuda"
-                                                    else None)
-    optimizer = torch.optim.Adam(agent.net.parameters(), lr=config.lr, eps=config.adam_eps)
+    # TRY NOT TO MODIFY: run plumbing (processes, seeding, device, logger, evals, checkpoints, resume)
+    with Run(PixGRLAgent.name, config, env_config, run_dir, resume=resume, total=config.total_steps,
+             seed=config.seed, device=config.device, deterministic=config.deterministic,
+             threads=config.torch_threads, distributed=True, eval_every=config.eval_every,
+             eval_pairs=config.eval_pairs, eval_images=config.eval_images, save_every=config.checkpoint_every,
+             progress=("charts__mean_reward", "losses__loss")) as run:
+        rank, world, device = run.procs.rank, run.procs.world, run.device
+        t_max = env_config.episode_length
+        n_step = config.n_step or t_max
+        env = run.make_env(config.num_envs)
+        agent = PixGRLAgent(env_config, config, device)
+        model = run.wrap(agent.net)  # DistributedDataParallel under torchrun
+        optimizer = torch.optim.Adam(agent.net.parameters(), lr=config.lr, eps=config.adam_eps)
+        run.restore(model=agent.net, optimizer=optimizer)
+        states = lambda: {"model": agent.net.state_dict(), "optimizer": optimizer.state_dict()}  # noqa: E731
+        batch_steps = config.num_envs * world * t_max
 
-    step = 0
-    path = run_dir / CHECKPOINT
-    if resume and path.is_file():
-        ckpt = load_checkpoint(path, device)
-        if ckpt["agent"] != PixGRLAgent.name:
-            raise ValueError(f"{path} holds a {ckpt['agent']!r} checkpoint, not {PixGRLAgent.name!r}")
-        agent.load_state_dict({"model": ckpt["model"]})
-        optimizer.load_state_dict(ckpt["optimizer"])
-        step = int(ckpt["step"])
-        rngs = ckpt.get("rng_ranks") or [ckpt["rng"]]
-        if len(rngs) == world:
-            restore_rng(rngs[rank])
-        else:
-            seed_everything(episode_seed(config.seed, rank, step) % 2**31)
-    if lead:
-        write_config(run_dir, config=config, env_config=env_config)
-    logger = RunLogger(run_dir, config.total_steps, initial=step, hparams=config.to_dict(), enabled=lead,
-                       desc="pixgrl")
-    batch_steps = config.num_envs * world * t_max
-
-    def save() -> None:
-        rngs = _gather_rng(world)  # collective: every rank calls save()
-        if lead:
-            save_checkpoint(path, agent=PixGRLAgent.name, step=step, config=config, env_config=env_config,
-                            model=agent.net.state_dict(), optimizer=optimizer.state_dict(), rng=rngs[0],
-                            rng_ranks=rngs, world_size=world)
-
-    def evaluate() -> None:
-        if lead and config.eval_pairs:
-            result = quick_eval(agent, env_config, config.eval_pairs)
-            logger.scalars(step, **{f"eval__{k}": v for k, v in result.items()})
-            if config.eval_images:
-                logger.images("eval/input_synth_target", eval_grid(agent, env_config, config.eval_images), step,
-                              ncol=3)
-
-    def crossed(every: int) -> bool:
-        return every > 0 and step // every > (step - batch_steps) // every
-
-    try:
-        while step < config.total_steps:
+        while not run.done:
             # ALGO LOGIC: one batch of episodes, an update every n steps
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step)
-            obs, _ = env.reset(seed=episode_seed(config.seed, rank, step // batch_steps))
+                group["lr"] = learning_rate(config, run.step)
+            obs, _ = env.reset(seed=episode_seed(config.seed, rank, run.step // batch_steps))
             ep_reward = torch.zeros(config.num_envs, device=device)
             action_counts = torch.zeros(env_config.n_actions, device=device)
             logs: dict[str, float] = {}
@@ -587,97 +447,26 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
                 obs, t = rollout.next_obs, t + len(rollout.obs)
             if not bool(rollout.terminated.all()):
                 raise RuntimeError(f"episodes did not terminate after episode_length={t_max} steps")
-            step += batch_steps
 
             # TRY NOT TO MODIFY: logging, eval, checkpoints
             fractions = (action_counts / action_counts.sum()).tolist()
-            logger.scalars(step, **logs, charts__mean_reward=float(ep_reward.mean()),
-                           charts__learning_rate=optimizer.param_groups[0]["lr"],
-                           charts__steps_per_s=logger.steps_per_second(step),
-                           **{f"charts__action_x{f:g}": p for f, p in zip(env_config.factors, fractions)})
-            logger.advance(batch_steps, reward=float(ep_reward.mean()), loss=logs["losses__loss"])
-            if crossed(config.eval_every) and step < config.total_steps:
-                evaluate()
-            if crossed(config.checkpoint_every) and step < config.total_steps:
-                save()
-        evaluate()
-        save()
-    finally:
-        logger.close()
-        env.close()
-        if proc.owns_group:
-            dist.destroy_process_group()
+            run.advance(batch_steps, **logs, charts__mean_reward=float(ep_reward.mean()),
+                        charts__learning_rate=optimizer.param_groups[0]["lr"],
+                        **{f"charts__action_x{f:g}": p for f, p in zip(env_config.factors, fractions)})
+            run.periodic(agent, states)
+        run.finish(agent, states())
     return agent
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Command line
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _field_parser(default: Any):
-    if isinstance(default, bool):
-        return lambda s: {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[s.lower()]
-    if isinstance(default, (int, float, str)):
-        return type(default)
-    return json.loads
-
-
-def _env_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def main(argv: Sequence[str] | None = None) -> PixGRLAgent:
-    """``python -m agents.a2c [--preset NAME] [--FIELD VALUE …] [--env KEY=VALUE …] --run-dir DIR [--resume]``."""
-    parser = argparse.ArgumentParser(prog="python -m agents.a2c", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--preset", default=None, choices=["auto", *sorted(PRESETS)],
-                        help='agent and env preset ("auto", the default: gpu with CUDA, else quick)')
-    parser.add_argument("--run-dir", required=True, help="folder of checkpoint.pt, config.json and tb/")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from run_dir/checkpoint.pt, with its configs unless --preset is given (other "
-                             "options still override them, e.g. a larger --total-steps)")
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                        help='EnvConfig override (JSON values), e.g. --env crop=96 --env dataset=toy')
-    docs = _field_docs()
-    for f in dataclasses.fields(Config):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=_field_parser(default),
-                            default=argparse.SUPPRESS, help=docs.get(f.name, ""))
-    args = vars(parser.parse_args(argv))
-    preset, run_dir, resume = args.pop("preset"), Path(args.pop("run_dir")), args.pop("resume")
-    env_overrides = {}
-    for item in args.pop("env"):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--env expects KEY=VALUE, got {item!r}")
-        env_overrides[key] = _env_value(value)
-    if resume and preset is None and (run_dir / CHECKPOINT).is_file():
-        ckpt = load_checkpoint(run_dir / CHECKPOINT)
-        config = Config.from_dict({**ckpt["config"], **args})
-        env_config = EnvConfig.from_dict({**ckpt["env_config"], **env_overrides})
-    else:
-        if preset in (None, "auto"):
-            preset = "gpu" if torch.cuda.is_available() else "quick"
-        config, env_config = Config.preset(preset, **args), env_config_for(preset, **env_overrides)
-    return train(config, env_config, run_dir, resume=resume)
+    """``python -m agents.a2c [--preset NAME] [--FIELD VALUE …] [--env KEY=VALUE …] --run-dir DIR [--resume]``
+    (:mod:`agents.cli`)."""
+    return cli.main(sys.modules[__name__], argv, default_preset=_auto_preset)
 
 
-def _field_docs() -> dict[str, str]:
-    """The docstring under each Config field (CleanRL's tyro reads the same strings), for ``--help``."""
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(Config))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs = {}
-    for node, nxt in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
-            docs[node.target.id] = " ".join(str(nxt.value.value).split()).replace("%", "%%")  # type: ignore[union-attr]
-    return docs
+def _auto_preset() -> str:
+    """gpu with CUDA, else quick"""
+    return "gpu" if torch.cuda.is_available() else "quick"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""Pieces every trainer shares: seeding, the run folder, logging with a progress bar, envs, and a quick eval.
+"""Pieces every trainer shares: seeding, devices, the run folder, logging with a progress bar, envs, learning-rate
+schedules, a quick eval, and the env each agent preset is meant for.
 
-Trainers (``agents.a2c``, ``baselines.*``) stay readable single files on top of these, CleanRL-style.
+Trainers (``agents.a2c``, ``baselines.*``) stay readable single files on top of these and of
+:class:`agents.run.Run`, CleanRL-style.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import dataclasses
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,12 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.backends.cudnn.benchmark = False
 
 
+def derived_seed(*keys: int) -> int:
+    """A 32-bit seed drawn from ``keys`` (e.g. ``(seed, rank, step)``) by numpy's ``SeedSequence``: distinct key
+    tuples give independent streams."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
 def resolve_device(device: str) -> torch.device:
     """``"auto"`` → CUDA when available, else CPU; anything else as given (an unavailable CUDA raises)."""
     if device == "auto":
@@ -41,10 +49,13 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def make_train_env(env_config: EnvConfig, num_envs: int, device: torch.device, seed: int) -> PixGRLVectorEnv:
-    """The native vector env with torch outputs on ``device`` (no host round-trip per step), reset with ``seed``."""
+def make_train_env(env_config: EnvConfig, num_envs: int, device: torch.device | str,
+                   seed: int | None = None) -> PixGRLVectorEnv:
+    """The native vector env with torch outputs on ``device`` (no host round-trip per step), reset with ``seed``
+    when one is given."""
     env = PixGRLVectorEnv(num_envs, env_config.replace(device=str(device)), output="torch")
-    env.reset(seed=seed)
+    if seed is not None:
+        env.reset(seed=seed)
     return env
 
 
@@ -53,6 +64,20 @@ def write_config(run_dir: Path, **configs: Any) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     out = {k: (v.to_dict() if hasattr(v, "to_dict") else dataclasses.asdict(v)) for k, v in configs.items()}
     (run_dir / "config.json").write_text(json.dumps(out, indent=2, sort_keys=True, default=str))
+
+
+#: Learning-rate schedules: the multiplier of the initial rate at a training progress in [0, 1]. ``"linear"`` decays
+#: to 0 at the end of the budget, ``"poly"`` is PixelRL's ``(1 − progress)^0.9``.
+LR_SCHEDULES: dict[str, Callable[[float], float]] = {
+    "constant": lambda progress: 1.0,
+    "linear": lambda progress: 1.0 - progress,
+    "poly": lambda progress: (1.0 - progress) ** 0.9,
+}
+
+
+def scheduled_lr(lr: float, schedule: str, step: int, total: int) -> float:
+    """The learning rate after ``step`` of ``total`` steps under ``schedule`` (a key of :data:`LR_SCHEDULES`)."""
+    return lr * LR_SCHEDULES[schedule](min(step / total, 1.0))
 
 
 class RunLogger:
@@ -117,7 +142,8 @@ def image_grid(images: Tensor, ncol: int | None = None) -> Tensor:
 
 
 def eval_pairs(env_config: EnvConfig, n: int) -> Iterator[tuple[Tensor, Tensor]]:
-    """The first ``n`` whole ``(input, target)`` pairs ``(1, 1, H, W)`` of the config's validation fold (split "val": never the test patients)."""
+    """The first ``n`` whole ``(input, target)`` pairs ``(1, 1, H, W)`` of the config's validation fold (split
+    ``"val"``: never the test patients)."""
     from pixgrl_env.env import PairSource
 
     source = PairSource(env_config.replace(split="val", crop=None, cache_size=0))
@@ -129,18 +155,23 @@ def eval_pairs(env_config: EnvConfig, n: int) -> Iterator[tuple[Tensor, Tensor]]
 def quick_eval(agent: Any, env_config: EnvConfig, n: int = 8) -> dict[str, float]:
     """Mean SSIM and PSNR of ``agent.synthesize`` and of the identity on ``n`` validation pairs (for logging).
 
+    The metrics are scikit-image's, called as :func:`pixgrl.metrics.ssim` and :func:`pixgrl.metrics.psnr` call
+    them (float64 images, ``data_range=1``, SSIM's default 7×7 window), so the numbers are the evaluation's.
+
     Keys: ``ssim``, ``psnr``, ``ssim_identity``, ``psnr_identity``.
     """
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+    def ssim_psnr(pred: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+        with np.errstate(divide="ignore"):  # identical images: PSNR = inf
+            return (float(structural_similarity(pred, target, data_range=1.0)),
+                    float(peak_signal_noise_ratio(target, pred, data_range=1.0)))
+
     rows = []
     for x, y in eval_pairs(env_config, n):
-        synth = agent.synthesize(x.to(agent.device)).cpu()[0, 0].numpy()
-        xs, ys = x[0, 0].numpy(), y[0, 0].numpy()
-        rows.append((structural_similarity(synth, ys, data_range=1.0),
-                     peak_signal_noise_ratio(ys, synth, data_range=1.0),
-                     structural_similarity(xs, ys, data_range=1.0),
-                     peak_signal_noise_ratio(ys, xs, data_range=1.0)))
+        synth = agent.synthesize(x.to(agent.device)).cpu()[0, 0].double().numpy()
+        xs, ys = x[0, 0].double().numpy(), y[0, 0].double().numpy()
+        rows.append((*ssim_psnr(synth, ys), *ssim_psnr(xs, ys)))
     ssim, psnr, ssim_id, psnr_id = (float(np.mean(c)) for c in zip(*rows))
     return {"ssim": ssim, "psnr": psnr, "ssim_identity": ssim_id, "psnr_identity": psnr_id}
 

@@ -1,0 +1,125 @@
+"""The command line every trainer shares, CleanRL-style: ``python -m agents.a2c``, ``python -m baselines.dqn``…
+
+    python -m MODULE [--preset NAME] [--FIELD VALUE …] [--env KEY=VALUE …] --run-dir DIR [--resume]
+
+Every field of the trainer's ``Config`` is an option (``--total-steps 20000``, ``--net-kwargs '{"widths": [8]}'``)
+whose help is the field's docstring (:meth:`~pixgrl_env.config_base.BaseConfig.field_docs`). ``--env KEY=VALUE``
+overrides a field of the :class:`~pixgrl_env.config.EnvConfig` the preset is meant for (the module's
+``env_config_for(preset)``, else the paper's); values are JSON where they parse (``--env crop=null``,
+``--env factors=[0.9,1,1.1]``) and strings otherwise. ``--resume`` continues from ``run_dir/checkpoint.pt`` with
+the run's own configs unless ``--preset`` is given; other options still override them (e.g. a larger budget).
+
+A trainer module (:class:`agents.base.Trainer`) gets this command line with::
+
+    def main(argv=None):
+        return agents.cli.main(sys.modules[__name__], argv)
+
+    if __name__ == "__main__":
+        main()
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from agents.checkpoint import load_checkpoint
+from agents.run import CHECKPOINT
+from pixgrl_env.config import EnvConfig
+
+__all__ = ["config_arguments", "main", "parse_overrides", "parse_value"]
+
+
+def parse_value(text: str) -> Any:
+    """``text`` as JSON when it parses (numbers, ``null``, lists, objects), else the string itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_overrides(items: Sequence[str] | None, flag: str = "--env") -> dict[str, Any]:
+    """``["a=1", "b=x"]`` → ``{"a": 1, "b": "x"}`` (values by :func:`parse_value`).
+
+    Raises:
+        ValueError: an item is not ``KEY=VALUE``; the message names ``flag`` and the item.
+    """
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} expects KEY=VALUE, got {item!r}")
+        out[key] = parse_value(value)
+    return out
+
+
+def _parse_bool(text: str) -> bool:
+    value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
+
+
+def config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
+    """Add ``--FIELD VALUE`` for every field of the dataclass ``config_cls``: booleans take true/false, numbers and
+    strings their type, everything else JSON. Unset options are absent from the parsed namespace."""
+    hints = typing.get_type_hints(config_cls)
+    docs = config_cls.field_docs() if hasattr(config_cls, "field_docs") else {}
+    defaults = config_cls.field_defaults() if hasattr(config_cls, "field_defaults") else {}
+    for f in dataclasses.fields(config_cls):
+        kind = {bool: _parse_bool, int: int, float: float, str: str}.get(hints[f.name], json.loads)
+        default = f" (default: {defaults[f.name]!r})" if f.name in defaults else ""
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=argparse.SUPPRESS,
+                            metavar=f.name.upper(), help=(docs.get(f.name, "") + default).replace("%", "%%"))
+
+
+def main(trainer: ModuleType, argv: Sequence[str] | None = None,
+         default_preset: str | Callable[[], str] = "quick") -> Any:
+    """Parse ``argv`` for ``trainer`` (a module with ``Config`` and ``train``), build the configs, train.
+
+    Args:
+        trainer: The trainer module.
+        argv: The arguments (default: ``sys.argv[1:]``).
+        default_preset: The preset without ``--preset`` (or with ``--preset auto``), or a function choosing it.
+
+    Returns:
+        What ``trainer.train`` returns (the trained agent).
+    """
+    config_cls = trainer.Config
+    name = getattr(trainer.__spec__, "name", None) or trainer.__name__
+    parser = argparse.ArgumentParser(prog=f"python -m {name}", description=(trainer.__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--preset", default=None, choices=["auto", *sorted(config_cls.PRESETS)],
+                        help="agent preset, with the env it is meant for (default / auto: "
+                             f"{default_preset if isinstance(default_preset, str) else default_preset.__doc__})")
+    parser.add_argument("--run-dir", required=True, help="folder of checkpoint.pt, config.json and tb/")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from run_dir/checkpoint.pt, with its configs unless --preset is given (other "
+                             "options still override them, e.g. a larger budget)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="EnvConfig override (JSON values), e.g. --env crop=96 --env dataset=toy; fields: "
+                             + ", ".join(f.name for f in dataclasses.fields(EnvConfig)))
+    config_arguments(parser, config_cls)
+    args = vars(parser.parse_args(argv))
+    preset, run_dir, resume = args.pop("preset"), Path(args.pop("run_dir")), args.pop("resume")
+    try:
+        env_overrides = parse_overrides(args.pop("env"), "--env")
+        if resume and preset is None and (run_dir / CHECKPOINT).is_file():
+            ckpt = load_checkpoint(run_dir / CHECKPOINT)
+            config = config_cls.from_dict({**ckpt["config"], **args})
+            env_config = EnvConfig.from_dict({**ckpt["env_config"], **env_overrides})
+        else:
+            if preset in (None, "auto"):
+                preset = default_preset if isinstance(default_preset, str) else default_preset()
+            config = config_cls.preset(preset, **args)
+            env_for = getattr(trainer, "env_config_for", None)
+            base = env_for(preset) if env_for is not None else EnvConfig.preset("paper")
+            env_config = base.replace(**env_overrides)
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))
+    return trainer.train(config, env_config, run_dir, resume=resume)

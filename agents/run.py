@@ -1,0 +1,227 @@
+"""The plumbing of a training run, shared by every trainer (Pix-GRL's A2C and all the baselines).
+
+A :class:`Run` owns what is not the algorithm: processes (one, or several under torchrun), seeding, the device,
+``run_dir/config.json``, the TensorBoard logger and progress bar, the step counter, periodic quick evals, atomic
+checkpoints with every process's RNG states, and resuming from them. A trainer reads like this:
+
+    with Run("dqn", config, env_config, run_dir, resume=resume, total=config.total_timesteps, seed=config.seed,
+             save_every=config.save_every, eval_every=config.eval_every, eval_pairs=config.eval_episodes) as run:
+        env = run.make_env(config.num_envs)
+        agent, optimizer = ..., ...
+        run.restore(model=agent.network, optimizer=optimizer)      # no-op unless resuming
+        states = lambda: {"model": agent.network.state_dict(), "optimizer": optimizer.state_dict()}
+        while not run.done:
+            ...                                                      # ALGO LOGIC
+            run.advance(image_steps, losses__loss=loss)              # count, log, progress bar
+            run.periodic(agent, states)                              # eval / checkpoint when due
+        run.finish(agent, states())                                  # final eval and checkpoint
+
+Checkpoints (:mod:`agents.checkpoint`, ``weights_only``-loadable) hold the trainer's ``states``, the step, both
+configs, ``rng`` (rank 0's RNG states), ``rng_ranks`` (every rank's) and ``world_size``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from agents.base import Agent
+from agents.checkpoint import load_checkpoint, restore_rng, save_checkpoint
+from agents.distributed import Processes, gather_rng, setup, teardown, wrap
+from agents.training import (
+    RunLogger,
+    derived_seed,
+    eval_grid,
+    make_train_env,
+    quick_eval,
+    resolve_device,
+    seed_everything,
+    write_config,
+)
+from pixgrl_env.config import EnvConfig
+from pixgrl_env.env import PixGRLVectorEnv
+
+__all__ = ["CHECKPOINT", "Run"]
+
+#: The checkpoint's file name in the run folder.
+CHECKPOINT = "checkpoint.pt"
+
+
+class Run:
+    """One training run in ``run_dir``: processes, seeding, device, logger, step counter, evals and checkpoints.
+
+    On creation it joins the torchrun process group (``distributed=True``), seeds Python, numpy and torch with
+    ``seed + rank``, writes ``config.json`` and opens the logger (rank 0 only), and with ``resume=True`` and an
+    existing ``run_dir/checkpoint.pt`` loads it: :attr:`step` continues from it and :meth:`restore` puts its states
+    back into the trainer's modules. Use it as a context manager: leaving closes the logger, the envs of
+    :meth:`make_env` and the process group, also on errors.
+
+    Args:
+        name: The agent's registry name, stored in checkpoints (a checkpoint of another agent is refused).
+        config: The trainer's config (saved in ``config.json`` and checkpoints; its ``to_dict`` is logged).
+        env_config: The task.
+        run_dir: Folder of ``checkpoint.pt``, ``config.json`` and ``tb/``.
+        resume: Continue from ``run_dir/checkpoint.pt`` when it exists.
+        total: The budget, in the trainer's steps (image-steps, updates…): :attr:`done` once reached.
+        seed: Base seed (each process adds its rank).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``…; under torchrun CUDA means ``cuda:LOCAL_RANK``.
+        deterministic: Make cuDNN deterministic.
+        threads: torch intra-op CPU threads (0: torch's default).
+        distributed: Join torchrun's processes (:mod:`agents.distributed`); False: always a single process.
+        eval_every, save_every: Quick eval / checkpoint every this many steps (0: only at the end).
+        eval_pairs: Validation pairs of the quick eval (0 disables it); ``eval_images``: pairs in its image grid.
+        log_every: Write the scalars of every this many :meth:`advance` calls.
+        progress: Prefixes of the scalar keys shown on the progress bar.
+
+    Attributes:
+        step: Steps done; :meth:`advance` moves it.
+        procs: This process's rank, the number of processes, its device (:class:`agents.distributed.Processes`).
+        device: The resolved torch device. ``lead``: whether this is rank 0.
+        checkpoint: The loaded checkpoint when resuming, else None.
+        logger: The :class:`~agents.training.RunLogger` (disabled on ranks > 0).
+    """
+
+    def __init__(self, name: str, config: Any, env_config: EnvConfig, run_dir: str | Path, *, resume: bool = False,
+                 total: int, seed: int, device: str = "auto", deterministic: bool = False, threads: int = 0,
+                 distributed: bool = False, eval_every: int = 0, eval_pairs: int = 0, eval_images: int = 0,
+                 save_every: int = 0, log_every: int = 1, progress: tuple[str, ...] = ("losses__", "charts__episodic")):
+        self.name, self.config, self.env_config, self.run_dir = name, config, env_config, Path(run_dir)
+        self.total, self.seed = total, seed
+        self.eval_every, self.eval_pairs, self.eval_images = eval_every, eval_pairs, eval_images
+        self.save_every, self.log_every, self.progress = save_every, max(log_every, 1), progress
+        self.procs = setup(device) if distributed else Processes(0, 1, resolve_device(device), False)
+        self.device, self.lead = self.procs.device, self.procs.lead
+        # TRY NOT TO MODIFY: seeding
+        seed_everything(seed + self.procs.rank, deterministic)
+        if threads:
+            torch.set_num_threads(threads)
+        path = self.run_dir / CHECKPOINT
+        try:
+            self.checkpoint = load_checkpoint(path, self.device) if resume and path.is_file() else None
+            if self.checkpoint is not None and self.checkpoint["agent"] != name:
+                raise ValueError(f"{path} holds a {self.checkpoint['agent']!r} checkpoint, not {name!r}")
+        except BaseException:
+            teardown(self.procs)
+            raise
+        self.step = int(self.checkpoint["step"]) if self.checkpoint is not None else 0
+        if self.lead:
+            write_config(self.run_dir, config=config, env_config=env_config)
+        hparams = config.to_dict() if hasattr(config, "to_dict") else None
+        self.logger = RunLogger(self.run_dir, total, initial=self.step, hparams=hparams, enabled=self.lead, desc=name)
+        self._envs: list[PixGRLVectorEnv] = []
+        self._last = self._calls = 0
+
+    # -- set-up ------------------------------------------------------------------------------------------------
+
+    def make_env(self, num_envs: int, seed: int | None = None) -> PixGRLVectorEnv:
+        """The native vector env of :attr:`env_config` with torch outputs on the run's device (reset with ``seed``
+        when given); closed with the run."""
+        env = make_train_env(self.env_config, num_envs, self.device, seed)
+        self._envs.append(env)
+        return env
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """``model`` in ``DistributedDataParallel`` under torchrun, else ``model`` itself."""
+        return wrap(model, self.procs)
+
+    def restore(self, **objects: Any) -> dict[str, Any]:
+        """Load ``objects`` (modules, optimisers: anything with ``load_state_dict``) from the checkpoint under their
+        keyword names, then this process's RNG states. Returns the checkpoint ({} when starting fresh).
+
+        With another process count than the checkpoint's, the RNGs are re-seeded from ``(seed, rank, step)``.
+        """
+        if self.checkpoint is None:
+            return {}
+        for key, obj in objects.items():
+            obj.load_state_dict(self.checkpoint[key])
+        rngs = self.checkpoint.get("rng_ranks") or [self.checkpoint["rng"]]
+        if len(rngs) == self.procs.world:
+            restore_rng(rngs[self.procs.rank])
+        else:
+            seed_everything(derived_seed(self.seed, self.procs.rank, self.step))
+        return self.checkpoint
+
+    # -- the loop ----------------------------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.total
+
+    def advance(self, n: int, **scalars: float | Tensor) -> None:
+        """Count ``n`` steps; every ``log_every`` calls (and at the end) log ``scalars`` (keys ``group__name``, e.g.
+        ``losses__policy``; tensors are read only then) with ``charts/SPS``, and show those whose key starts with
+        one of ``progress`` on the progress bar."""
+        self.step += n
+        self._last, self._calls = n, self._calls + 1
+        postfix = {}
+        if self.lead and (self._calls % self.log_every == 0 or self.done):
+            values = {k: float(v) for k, v in scalars.items()}
+            self.logger.scalars(self.step, **values, charts__SPS=self.logger.steps_per_second(self.step))
+            postfix = {k.split("__")[-1]: v for k, v in values.items() if k.startswith(self.progress)}
+        self.logger.advance(n, **postfix)
+
+    def crossed(self, every: int) -> bool:
+        """Whether the last :meth:`advance` crossed a multiple of ``every`` steps."""
+        return every > 0 and self.step // every > (self.step - self._last) // every
+
+    def periodic(self, agent: Agent, states: Callable[[], dict[str, Any]]) -> None:
+        """Quick eval every ``eval_every`` and checkpoint every ``save_every`` steps, except at the end (that is
+        :meth:`finish`). ``states()`` gives the trainer's state dicts (``model``, ``optimizer``…). Every process
+        must call it (the checkpoint gathers their RNG states)."""
+        if self.done:
+            return
+        if self.crossed(self.eval_every):
+            self.evaluate(agent)
+        if self.crossed(self.save_every):
+            self.save(states())
+
+    def evaluate(self, agent: Agent) -> dict[str, float]:
+        """On rank 0: log SSIM/PSNR of greedy synthesis on ``eval_pairs`` validation pairs under ``eval/`` (and the
+        image grid ``eval/input_synth_target`` of ``eval_images`` pairs). Skipped ({}) without pairs, on other
+        ranks, and for agents conditioned on extra modalities (the quick eval passes none)."""
+        if not (self.lead and self.eval_pairs) or any(c.startswith("extra:") for c in self.env_config.conditioning):
+            return {}
+        result = quick_eval(agent, self.env_config, self.eval_pairs)
+        self.logger.scalars(self.step, **{f"eval__{k}": v for k, v in result.items()})
+        if self.eval_images:
+            self.logger.images("eval/input_synth_target", eval_grid(agent, self.env_config, self.eval_images),
+                               self.step, ncol=3)
+        return result
+
+    def save(self, states: dict[str, Any]) -> Path:
+        """Write ``run_dir/checkpoint.pt`` atomically (rank 0) with ``states``, the step, the configs and every
+        process's RNG states. Every process must call it."""
+        rngs = gather_rng(self.procs.world)
+        path = self.run_dir / CHECKPOINT
+        if self.lead:
+            save_checkpoint(path, agent=self.name, step=self.step, config=self.config, env_config=self.env_config,
+                            rng=rngs[0], rng_ranks=rngs, world_size=self.procs.world, **states)
+        return path
+
+    def finish(self, agent: Agent, states: dict[str, Any]) -> dict[str, float]:
+        """The final quick eval, then the final checkpoint. Returns the eval result."""
+        result = self.evaluate(agent)
+        self.save(states)
+        return result
+
+    # -- tear-down ---------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the logger and the envs; leave the process group if the run joined it."""
+        self.logger.close()
+        for env in self._envs:
+            env.close()
+        teardown(self.procs)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+

@@ -442,3 +442,14 @@ def test_cuda_matches_cpu(gen):
     # inputs on different devices are refused
     with pytest.raises(ValueError, match=r"b must be on the same device as a"):
         sliding_wasserstein(prev, cur.to(dev))
+
+
+def test_option_lists_are_defined_once_in_config():
+    import pixgrl_env.config as config
+    import pixgrl_env.rewards as rewards
+    import pixgrl_env.wasserstein as wasserstein
+
+    assert rewards.DISTANCES is config.DISTANCES
+    assert rewards.MODES is config.REWARD_MODES and rewards.METHODS is config.W1_METHODS
+    assert rewards.sliding_wasserstein is wasserstein.sliding_wasserstein
+    assert rewards.DEFAULT_W1_BINS == wasserstein.DEFAULT_W1_BINS

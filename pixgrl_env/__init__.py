@@ -7,6 +7,7 @@ Importing the package registers the tasks of :mod:`pixgrl_env.tasks` (``PixGRL-v
 
 from __future__ import annotations
 
+from pixgrl_env import workers  # noqa: F401  (one torch thread in forked children: see pixgrl_env.workers)
 from pixgrl_env.config import ACTION_PRESETS, ENV_PRESETS, EnvConfig
 from pixgrl_env.tasks import TASKS, register_tasks, task_config
 

@@ -24,6 +24,7 @@ from pixgrl_env.actions import apply_actions, factor_table
 from pixgrl_env.config import ENV_PRESETS, EnvConfig
 from pixgrl_env.data import DataError, Pair, PairDataset, make_dataset, split_dataset
 from pixgrl_env.rewards import pixel_reward, region_distance
+from pixgrl_env.workers import limit_worker_threads
 
 # ----------------------------------------------------------------------------------------------------------------
 # The step math: pure and batched
@@ -373,7 +374,9 @@ class PixGRLEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Vectorized environment
     ``gymnasium.make_vec("PixGRL-v0", num_envs=N)`` returns :class:`PixGRLVectorEnv`, which steps all N episodes
-    as one torch batch on ``config.device`` with the same results as N single envs.
+    as one torch batch on ``config.device`` with the same results as N single envs. Gymnasium's
+    ``vectorization_mode="async"`` (and SB3's ``SubprocVecEnv``) run one env per process under any start method:
+    each worker process uses one torch thread (:mod:`pixgrl_env.workers`).
 
     ## Version History
     * v0: initial release.
@@ -383,6 +386,7 @@ class PixGRLEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def __init__(self, config: EnvConfig | str | dict[str, Any] | None = None, render_mode: str | None = None,
                  **overrides: Any):
+        limit_worker_threads()
         self.config, dataset = resolve_config(config, overrides)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
@@ -486,6 +490,7 @@ class PixGRLVectorEnv(VectorEnv):
                  **overrides: Any):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        limit_worker_threads()
         if output not in ("numpy", "torch"):
             raise ValueError(f"output must be 'numpy' or 'torch', got {output!r}")
         if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):

@@ -1,7 +1,8 @@
 """Tests of the physics-based liver phantom (pixgrl_env.data.phantom).
 
 Physics checks use limit cases (``noise=False``, ``bias_field=False``) and the raw signals of
-:meth:`PhantomDataset.render`, and compare with the SPGR numbers of ``shared/phantom-physics.md`` §1.6.
+:meth:`PhantomDataset.render`, and compare with the nominal SPGR numbers of ``docs/phantom.md``, "Expected
+enhancement".
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ def test_cyst_is_liver_but_not_tumour() -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # Physics
 # ---------------------------------------------------------------------------------------------------------------
-def test_spgr_reproduces_section_1_6() -> None:
+def test_spgr_reproduces_expected_enhancement() -> None:
     """Defaults TR 4, TE 2, 12°, r1 4.5: liver PV/pre 1.88, aorta pre/liver 0.56, spleen pre/liver 0.68."""
     alpha = math.radians(12)
 
@@ -257,7 +258,7 @@ def test_joint_normalisation_keeps_spgr_ratio(clean: PhantomDataset) -> None:
         pre, post = (spgr_signal(1.0, 1000 / p["liver_t1_ms"] + p["r1"] * c, t.t2s_ms, p["tr_ms"], 2.0,
                                  math.radians(p["alpha_deg"])) for c in (0.0, p["liver_c_mM"]))
         assert ratio == pytest.approx(post / pre, rel=0.05)
-        assert 1.4 < ratio < 2.6  # §1.6: ~1.9
+        assert 1.4 < ratio < 2.6  # "Expected enhancement": ~1.9
         body = r.labels > 0
         assert np.percentile(pair.target[body], 99.5) > 0.97  # 99.5th percentile of the target maps to ~1
 
@@ -284,7 +285,7 @@ def test_delayed_phase() -> None:
         np.testing.assert_array_equal(a, b)  # same anatomy; only the hemangioma's filled part differs
         rp, rd = pv.render(i), dl.render(i)
         enh = [_median(r.post_clean, r.labels, "liver") / _median(r.pre_clean, r.labels, "liver") for r in (rp, rd)]
-        assert enh[1] < enh[0]  # §1.6: 1.71 vs 1.88
+        assert enh[1] < enh[0]  # "Expected enhancement": 1.71 vs 1.88
     for p in np.flatnonzero(pv.patient_labels() == 1):
         fills = [ds.render(int(p) * 6).params["hemangioma_fill"] for ds in (pv, dl)]
         assert fills[0] <= 0.7 <= fills[1] or fills[0] == fills[1] == 1.0
@@ -321,7 +322,8 @@ def test_fat_suppressed_input() -> None:
     lab = plain.anatomy(2)
     ratio = [_median(x.input, lab, "fat") / _median(x.input, lab, "liver") for x in (a, b)]
     assert ratio[0] > 1.4 and ratio[1] < 0.5
-    # with fat-sat, pre-contrast liver is the brightest large organ and vessels are dark (§1.4)
+    # with fat-sat, pre-contrast liver is the brightest large organ and vessels are dark (docs/phantom.md, "Signal
+    # equation and sequence parameters")
     assert _median(b.input, lab, "liver") > 1.4 * _median(b.input, lab, "aorta")
 
 

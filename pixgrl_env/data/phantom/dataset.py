@@ -1,12 +1,12 @@
 """The phantom as a :class:`~pixgrl_env.data.base.PairDataset`: options, patients, items and normalisation.
 
-Normalisation to float32 [0, 1] (the scales are computed by :class:`~pixgrl_env.data.phantom.render.SliceRenderer`):
-``"joint"`` divides input and target by one scale, the 99.5th percentile of the target inside the body, so the
-physical enhancement ratio is kept (liver target/input ≈ 1.9); ``"independent"`` divides each image by its own
-99.5th body percentile. Values above the scale (the brightest 0.5 % of the body, mostly vessels) are then clipped
-to 1: this is the intensity window of the display/export, applied on purpose, like a DICOM window. Each pair's
-``target_clean`` is the noise-free target divided by the same scale and clipped by the same window, so it equals
-``target`` exactly when ``noise=False``.
+Normalisation to float32 [0, 1] (``docs/phantom.md``, "Normalisation"; the scales are computed by
+:class:`~pixgrl_env.data.phantom.render.SliceRenderer`): ``"joint"`` divides input and target by one scale, the
+99.5th percentile of the target inside the body, so the physical enhancement ratio is kept (liver target/input ≈
+1.9); ``"independent"`` divides each image by its own 99.5th body percentile. Values above the scale (the brightest
+0.5 % of the body, mostly vessels) are then clipped to 1: this is the intensity window of the display/export,
+applied on purpose, like a DICOM window. Each pair's ``target_clean`` is the noise-free target divided by the same
+scale and clipped by the same window, so it equals ``target`` exactly when ``noise=False``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ fixed sequence whatever the options, so a patient is the same whatever the acces
 ``noise`` or ``phase`` change only what they control.
 
 Parameter maps (``docs/phantom.md``, sections "Native relaxation times", "Signal equation and sequence parameters",
-"Dose, timing and Gd concentration"): per tissue, the nominal values of
+"Dose, timing and Gd concentration", "Jitter and texture"): per tissue, the nominal values of
 :data:`~pixgrl_env.data.phantom.tissues.TISSUE_PARAMS`; per patient, T1/T2*/PD jittered by ±8 % and C by ±20 %
 (uniform), texture amplitudes by ×0.75–1.25; per slice, a smooth texture of 3–5 % on T1, PD and C (6–10 %
 fine-grained extra texture in cirrhotic livers).

@@ -1,6 +1,6 @@
 """Rendering of one phantom slice: parameter maps → SPGR pre/post signals → acquisition → :class:`PhantomSlice`.
 
-Steps (``docs/phantom.md``, "Suggested phantom recipe", steps 3–6), with the equations of
+Steps (``docs/phantom.md``, "Suggested phantom recipe", steps 3–5 and the scales of step 6), with the equations of
 :mod:`~pixgrl_env.data.phantom.signal`:
 
 1. **Parameter maps.** Per pixel, the patient's tissue T1, PD·exp(−TE/T2*) and C with a smooth per-slice texture
@@ -9,7 +9,7 @@ Steps (``docs/phantom.md``, "Suggested phantom recipe", steps 3–6), with the e
 2. **Signal.** R1 = 1/T1 + r1·C; SPGR with a B1-scaled flip angle (shared by pre and post); the fat signal is
    fat-suppressed in the target, and in the input only with ``fat_suppress_input``; a [1, 2, 1]/4 point-spread
    blur. With the defaults, liver enhances ×1.9 in the PV phase, vessels ×5.5, the HCC core is darker than liver
-   and the enhanced hemangioma matches the blood pool ("SPGR check").
+   and the enhanced hemangioma matches the blood pool (``docs/phantom.md``, "Expected enhancement").
 3. **Acquisition.** Optional misregistration (``misregistration_px`` > 0) moves the patient between the two
    breath-holds: the noiseless post image is translated by up to 0.7·m px and rotated about the image centre by an
    angle that moves the body edge by up to 0.3·m px, before the coil bias and noise (which are scanner-fixed). A

@@ -1,7 +1,8 @@
 """MR signal and acquisition: the spoiled-GRE equation, fat suppression, bias fields, motion and Rician noise.
 
 Sources: ``docs/phantom.md``, sections "Gadolinium relaxivity" (r1), "Signal equation and sequence parameters"
-(SPGR, TR, TE, flip angle, fat-sat) and "Bias field and noise" (receive bias, B1, Rician noise, misregistration).
+(SPGR, TR, TE, flip angle, "Fat suppression") and "Bias field and noise" (receive bias, B1, Rician noise,
+misregistration).
 
 - **Signal.** R1 = 1/T1 + r1·C with r1 ~ U(3.3, 5.2) mM⁻¹s⁻¹; spoiled gradient echo
   S = PD·sin(α)(1 − E1)/(1 − cos(α)E1)·exp(−TE/T2*), E1 = exp(−TR·R1) (:func:`spgr_signal`), TR ~ U(3.5, 5.5) ms,

@@ -17,7 +17,7 @@ Experiments (:data:`ABLATIONS`; the paper's numbers, where it gives them, go in 
 - ``fig16-reward``: pixel-level reward only (λ = 0), region-level only (pixel weight 0), dual (Fig. 16).
 - ``fig16-distance``: the region distance, Wasserstein-1 vs KL, JS and MSE (section 5.7).
 - ``episode-length``: T in 3, 5, 10, 20, an axis of this project: longer episodes lift the reachability cap of
-  the paper's action set (``paper/NOTES.md``, "Reachability").
+  the paper's action set (``docs/paper.md``, "Reachability").
 
 Every variant starts from the same base (the agent's ``preset`` Config and the paper's :class:`EnvConfig`, plus
 the user's overrides) and changes one setting. :func:`run_ablation` trains each at ``budget`` (the Config field

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 
 import matplotlib.image
 import numpy as np
 import pytest
+from scipy.ndimage import gaussian_filter
+from skimage.metrics import structural_similarity
 
 from baselines.reference import IdentityAgent
 from pixgrl import evaluation as E
 from pixgrl import metrics as M
 from pixgrl_env.config import EnvConfig
-from pixgrl_env.data import make_dataset, split_dataset
+from pixgrl_env.data import Pair, PairDataset, make_dataset, split_dataset
 from pixgrl.report import TABLE1, TABLE2
 
 TOY = {"n_patients": 10, "size": 32}
@@ -136,6 +139,49 @@ def test_agent_objects_entry_points_and_labels(tmp_path):
     assert list(res["agents"]) == ["mine"]
     ras = E.resolve_agents(["baselines.reference:IdentityAgent", "identity", "identity"], "cpu")
     assert [r.name for r in ras] == ["IdentityAgent", "identity", "identity-2"]
+
+
+class _WithCleanTarget(PairDataset):
+    """The toy pairs with a noise-free target: the target smoothed (a stand-in for the phantom's)."""
+
+    def __init__(self) -> None:
+        self.base = make_dataset("toy", **TOY)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> Pair:
+        pair = self.base[index]
+        clean = gaussian_filter(pair.target, 1.0).astype(np.float32)
+        return dataclasses.replace(pair, target_clean=clean)
+
+    def item_index(self) -> list[tuple[str, int]]:
+        return self.base.item_index()
+
+
+@pytest.mark.skipif("target_clean" not in {f.name for f in dataclasses.fields(Pair)},
+                    reason="Pair has no target_clean field")
+def test_noise_free_metrics_reach_results_and_report(tmp_path):
+    from pixgrl.report import CLEAN_NOTE, TABLE1_CLEAN
+
+    data = _WithCleanTarget()
+    res = E.evaluate(["identity"], data, out_dir=tmp_path, device="cpu", progress=False, figures=False,
+                     classifier=None)
+    assert res["metric_names"] == [*M.METRIC_NAMES, "ssim_clean", "psnr_clean"]
+    for r in res["rows"]:  # the identity's synthesis is its input
+        pair = data[r["dataset_index"]]
+        assert r["ssim_clean"] == pytest.approx(structural_similarity(
+            pair.input.astype(np.float64), pair.target_clean.astype(np.float64), data_range=1.0))
+    agg = E.load_results(tmp_path)["aggregates"]["identity"]["ssim_clean"]
+    assert agg["mean"] == pytest.approx(np.mean([r["ssim_clean"] for r in res["rows"]]))
+    assert agg["n"] == len(res["rows"])
+    report = (tmp_path / "report.md").read_text()
+    assert CLEAN_NOTE in report and all(header in report for _, header, _, _ in TABLE1_CLEAN)
+    assert "`ssim_clean`" in report
+    assert E.rank(res, "psnr_clean")[0][0] == "identity"
+    plain = E.evaluate(["identity"], "toy", dataset_kwargs=TOY, device="cpu", progress=False, figures=False,
+                       classifier=None, max_pairs=1)
+    assert "ssim_clean" not in plain["aggregates"]["identity"] and plain["metric_names"] == list(M.METRIC_NAMES)
 
 
 def test_split_mismatch_is_flagged(trained):

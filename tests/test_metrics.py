@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -363,6 +364,33 @@ def test_evaluate_pair_identity_and_normal():
     assert all(math.isnan(res3[k]) for k in M.METRIC_NAMES[3:])
     res4 = M.evaluate_pair(normal.target, normal, tumor_only=False)
     assert res4["dice"] == 1.0 and res4["hausdorff_mm"] == 0.0
+
+
+@pytest.mark.skipif("target_clean" not in {f.name for f in dataclasses.fields(Pair)},
+                    reason="Pair has no target_clean field")
+def test_evaluate_pair_against_the_noise_free_target():
+    """A pair with ``target_clean`` also gets SSIM/PSNR against it; the noisy target caps the plain SSIM."""
+    img, tumor, liver = _slice("bright", np.random.default_rng(8))
+    clean = img.astype(np.float32)
+    noisy = np.clip(clean + np.random.default_rng(9).normal(0, 0.05, clean.shape), 0, 1).astype(np.float32)
+    meta = PairMeta(patient_id="p0", slice_index=0, spacing=(1.0, 1.0), source="test")
+    pair = Pair(input=clean * 0.8, target=noisy, tumor_mask=tumor, liver_mask=liver, label=1, meta=meta,
+                target_clean=clean).validate()
+    res = M.evaluate_pair(clean, pair)  # a perfect synthesis of the noise-free image
+    assert tuple(res) == M.METRIC_NAMES + M.CLEAN_METRIC_NAMES == (*M.METRIC_NAMES, "ssim_clean", "psnr_clean")
+    assert res["ssim_clean"] == pytest.approx(1.0) and res["psnr_clean"] == math.inf
+    assert res["ssim"] == pytest.approx(structural_similarity(clean.astype(np.float64), noisy.astype(np.float64),
+                                                              data_range=1.0)) and res["ssim"] < 0.9
+    res = M.evaluate_pair(noisy, pair)  # reproducing the noise scores 1 only against the noisy target
+    assert res["ssim"] == pytest.approx(1.0)
+    assert res["ssim_clean"] == pytest.approx(structural_similarity(noisy.astype(np.float64),
+                                                                    clean.astype(np.float64), data_range=1.0))
+    mse = np.mean((noisy.astype(np.float64) - clean) ** 2)
+    assert res["psnr_clean"] == pytest.approx(10 * np.log10(1 / mse))
+    without = dataclasses.replace(pair, target_clean=None)
+    assert tuple(M.evaluate_pair(clean, without)) == M.METRIC_NAMES
+    with pytest.raises(ValueError, match="target_clean"):
+        M.evaluate_pair(clean, dataclasses.replace(pair, target_clean=clean[:-1]))
 
 
 def test_aggregate_skips_nan():

@@ -31,7 +31,7 @@ def metric_value(results: Mapping[str, Any], agent: str, metric: str) -> tuple[f
 def rank(results: Mapping[str, Any], metric: str = "ssim",
          higher_is_better: bool | None = None) -> list[tuple[str, float, float, int]]:
     """Agents sorted best first by ``metric``: ``[(agent, mean, std, n), ...]``; NaN means sort last."""
-    valid = set(M.METRIC_NAMES) | set(M.DATASET_METRIC_NAMES)
+    valid = {*M.METRIC_NAMES, *M.CLEAN_METRIC_NAMES, *M.DATASET_METRIC_NAMES}
     if metric not in valid or metric in UNRANKABLE:
         raise ValueError(f"metric {metric!r} cannot rank agents; choose one of "
                          f"{sorted(valid - UNRANKABLE)}")

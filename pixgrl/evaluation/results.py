@@ -60,7 +60,7 @@ def _from_json(obj: Any) -> Any:
     return obj
 
 
-_NUMERIC_KEYS = frozenset({*M.METRIC_NAMES, *M.DATASET_METRIC_NAMES, "mean", "std", "diag_n"})
+_NUMERIC_KEYS = frozenset({*M.METRIC_NAMES, *M.CLEAN_METRIC_NAMES, *M.DATASET_METRIC_NAMES, "mean", "std", "diag_n"})
 
 
 def _nulls_to_nan(obj: Any, key: str | None = None) -> Any:

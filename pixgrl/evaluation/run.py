@@ -11,7 +11,8 @@ What :func:`evaluate` does, in order (agents are resolved by :mod:`pixgrl.evalua
    of this package is fully convolutional). Pairs of equal shape are batched (``batch_size``); a dataset with mixed
    sizes simply gives smaller batches.
 3. **Per-pair metrics.** :func:`pixgrl.metrics.evaluate_pair` for every pair and agent (see :mod:`pixgrl.metrics`
-   for definitions, region boxes and NaN conventions).
+   for definitions, region boxes and NaN conventions); ``ssim_clean``/``psnr_clean`` against the noise-free target
+   too where the dataset has one (the phantom).
 4. **Dataset-level metrics.** ``size_pcc``: Pearson r of tumour areas (synthesized vs real enhanced, segmented the
    same way) over the pairs with a tumour. Diagnosis (:mod:`pixgrl.evaluation.classifier`): a
    :class:`~pixgrl.metrics.LesionClassifier` fitted on the TRUE enhanced images (``pair.target``) with the
@@ -127,6 +128,10 @@ def _split_warnings(agents: Sequence[ResolvedAgent], name: str, kwargs: dict[str
                        f"split_seed={split_seed}: evaluation pairs may have been seen in training")
     return out
 
+#: Per-pair metrics of a row: always :data:`~pixgrl.metrics.METRIC_NAMES`, and the noise-free ones where the data has
+#: a noise-free target.
+_PAIR_METRICS = (*M.METRIC_NAMES, *M.CLEAN_METRIC_NAMES)
+
 
 class _AgentResults:
     """One agent's running results in :func:`evaluate`: per-pair rows, diagnosis cases and per-step curve sums."""
@@ -167,7 +172,7 @@ class _AgentResults:
 
     def aggregates(self) -> dict[str, dict[str, float]]:
         """``{metric: {"mean", "std", "n"}}`` over the rows (:func:`pixgrl.metrics.aggregate`)."""
-        agg = M.aggregate({k: r[k] for k in M.METRIC_NAMES} for r in self.rows)
+        agg = M.aggregate({k: r[k] for k in _PAIR_METRICS if k in r} for r in self.rows)
         return {k: {"mean": m, "std": s, "n": n} for k, (m, s, n) in agg.items()}
 
     def dataset_metrics(self, diagnosis: bool) -> dict[str, float]:
@@ -307,6 +312,7 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
         bar.update(len(batch))
     bar.close()
 
+    rows = [r for ra in resolved for r in results_of[ra.name].rows]
     results: dict[str, Any] = {
         "format": FORMAT,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -319,7 +325,7 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
         "evaluation": {"whole_images": True, "deterministic": deterministic, "batch_size": batch_size,
                        "crop": "ignored: agents run on whole slices"},
         "agents": {ra.name: ra.describe() for ra in resolved},
-        "metric_names": list(M.METRIC_NAMES),
+        "metric_names": [k for k in _PAIR_METRICS if k in M.METRIC_NAMES or any(k in r for r in rows)],
         "dataset_metric_names": list(M.DATASET_METRIC_NAMES),
         "aggregates": {name: r.aggregates() for name, r in results_of.items()},
         "dataset_metrics": {name: r.dataset_metrics(clf is not None) for name, r in results_of.items()},
@@ -331,7 +337,7 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
     }
     if clf is not None:
         results["classifier"]["on_true_targets"] = M.diagnosis_metrics(target_pred, target_true)
-    results["rows"] = [r for ra in resolved for r in results_of[ra.name].rows]
+    results["rows"] = rows
 
     if out is not None:
         from pixgrl import report

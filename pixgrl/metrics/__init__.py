@@ -14,7 +14,8 @@ Modules, each with its definitions and NaN conventions:
 - :mod:`~pixgrl.metrics.segmentation`: automatic tumour segmentation, Dice, Cohen's kappa, Hausdorff distance in
   mm, tumour areas and their Pearson correlation;
 - :mod:`~pixgrl.metrics.diagnosis`: lesion features, the lesion classifier (the diagnosis proxy) and its scores;
-- :mod:`~pixgrl.metrics.pair_metrics`: every metric of one synthesized slice, and mean/std/n over pairs;
+- :mod:`~pixgrl.metrics.pair_metrics`: every metric of one synthesized slice (with SSIM/PSNR against the
+  noise-free target where the data has one), and mean/std/n over pairs;
 - :mod:`~pixgrl.metrics.paper`: Pix-GRL's published values;
 - :mod:`~pixgrl.metrics.arrays`: the input conversion they share.
 """
@@ -24,7 +25,13 @@ from __future__ import annotations
 from pixgrl.metrics.arrays import to_numpy
 from pixgrl.metrics.diagnosis import FEATURE_NAMES, MALIGNANT, LesionClassifier, diagnosis_metrics, lesion_features
 from pixgrl.metrics.image_quality import NMI_BINS, NMI_METHODS, nmi, nrmse, psnr, ssim
-from pixgrl.metrics.pair_metrics import DATASET_METRIC_NAMES, METRIC_NAMES, aggregate, evaluate_pair
+from pixgrl.metrics.pair_metrics import (
+    CLEAN_METRIC_NAMES,
+    DATASET_METRIC_NAMES,
+    METRIC_NAMES,
+    aggregate,
+    evaluate_pair,
+)
 from pixgrl.metrics.paper import PAPER_STD, PAPER_VALUES
 from pixgrl.metrics.segmentation import (
     cohen_kappa,
@@ -38,9 +45,9 @@ from pixgrl.metrics.segmentation import (
 from pixgrl.metrics.tumour_regions import EXTERNAL_SIZE, MIN_BOX_SIDE, external_region, internal_region, region_metrics
 
 __all__ = [
-    "DATASET_METRIC_NAMES", "EXTERNAL_SIZE", "FEATURE_NAMES", "MALIGNANT", "METRIC_NAMES", "MIN_BOX_SIDE", "NMI_BINS",
-    "NMI_METHODS", "PAPER_STD", "PAPER_VALUES", "LesionClassifier", "aggregate", "cohen_kappa", "diagnosis_metrics",
-    "dice", "evaluate_pair", "external_region", "hausdorff_mm", "internal_region", "lesion_features", "nmi", "nrmse",
-    "psnr", "region_metrics", "segment_tumor", "segmentation_agreement", "size_correlation", "ssim", "to_numpy",
-    "tumor_area_mm2",
+    "CLEAN_METRIC_NAMES", "DATASET_METRIC_NAMES", "EXTERNAL_SIZE", "FEATURE_NAMES", "MALIGNANT", "METRIC_NAMES",
+    "MIN_BOX_SIDE", "NMI_BINS", "NMI_METHODS", "PAPER_STD", "PAPER_VALUES", "LesionClassifier", "aggregate",
+    "cohen_kappa", "diagnosis_metrics", "dice", "evaluate_pair", "external_region", "hausdorff_mm", "internal_region",
+    "lesion_features", "nmi", "nrmse", "psnr", "region_metrics", "segment_tumor", "segmentation_agreement",
+    "size_correlation", "ssim", "to_numpy", "tumor_area_mm2",
 ]

@@ -1,5 +1,10 @@
 """Every metric of one synthesized slice (:func:`evaluate_pair`), and their summary over pairs (:func:`aggregate`).
 
+Noise-free reference: a pair whose dataset knows the noise-free enhanced image (``pair.target_clean``, e.g. the
+phantom's) also gets ``ssim_clean`` and ``psnr_clean`` (:data:`CLEAN_METRIC_NAMES`), the synthesis against that
+image. The noisy target caps SSIM (a synthesis cannot, and should not, reproduce its noise); the noise-free one
+shows how well the contrast physics is recovered.
+
 :func:`aggregate` returns ``(mean, std, n)`` per metric over the finite-or-infinite values, skipping NaN (so ``n``
 says how many pairs a metric is defined on); ``std`` is the population std (ddof = 0).
 """
@@ -33,15 +38,18 @@ METRIC_NAMES: tuple[str, ...] = (
 DATASET_METRIC_NAMES: tuple[str, ...] = (
     "size_pcc", "diag_acc3", "diag_acc_bm", "diag_sensitivity", "diag_specificity",
 )
+#: Metrics against the noise-free target, present only for pairs that have one (``pair.target_clean``).
+CLEAN_METRIC_NAMES: tuple[str, ...] = ("ssim_clean", "psnr_clean")
 _SEGMENTATION_NAMES = ("dice", "kappa", "hausdorff_mm", "size_pred_mm2", "size_ref_mm2")
 
 
 def evaluate_pair(synth: Any, pair: Pair, *, size: int = EXTERNAL_SIZE, bins: int = NMI_BINS,
                   reference: str = "segmented", tumor_only: bool = True,
                   segment_kwargs: Mapping[str, Any] | None = None) -> dict[str, float]:
-    """Every per-pair metric of :data:`METRIC_NAMES` for one synthesized slice.
+    """Every per-pair metric of :data:`METRIC_NAMES` for one synthesized slice (and :data:`CLEAN_METRIC_NAMES`).
 
-    Whole-image SSIM/PSNR/NRMSE against ``pair.target``; external/internal region metrics with boxes placed by
+    Whole-image SSIM/PSNR/NRMSE against ``pair.target`` (and SSIM/PSNR against ``pair.target_clean`` when the pair
+    has that noise-free image); external/internal region metrics with boxes placed by
     ``pair.tumor_mask`` (the paper places them by the tumour segmented on the real enhanced image); segmentation
     agreement between :func:`~pixgrl.metrics.segment_tumor` on ``synth`` and the reference mask, in mm via
     ``pair.meta.spacing``.
@@ -59,7 +67,8 @@ def evaluate_pair(synth: Any, pair: Pair, *, size: int = EXTERNAL_SIZE, bins: in
         segment_kwargs: Keyword arguments for ``segment_tumor``.
 
     Returns:
-        ``{name: float}`` for every name in :data:`METRIC_NAMES`.
+        ``{name: float}`` for every name in :data:`METRIC_NAMES`, then ``ssim_clean`` and ``psnr_clean`` when
+        ``pair.target_clean`` is not None.
     """
     if reference not in ("segmented", "ground_truth"):
         raise ValueError(f"reference must be 'segmented' or 'ground_truth', got {reference!r}")
@@ -68,6 +77,14 @@ def evaluate_pair(synth: Any, pair: Pair, *, size: int = EXTERNAL_SIZE, bins: in
     if s.shape != target.shape:
         raise ValueError(f"synth has shape {s.shape} but {pair.meta.source} has shape {target.shape}")
     out = {"ssim": ssim(s, target), "psnr": psnr(s, target), "nrmse": nrmse(s, target)}
+    names = METRIC_NAMES
+    clean = getattr(pair, "target_clean", None)
+    if clean is not None:
+        clean = as_image(clean, "pair.target_clean")
+        if clean.shape != s.shape:
+            raise ValueError(f"{pair.meta.source}: target_clean has shape {clean.shape}, expected {s.shape}")
+        out.update({"ssim_clean": ssim(s, clean), "psnr_clean": psnr(s, clean)})
+        names = METRIC_NAMES + CLEAN_METRIC_NAMES
     out.update(region_metrics(s, target, pair.tumor_mask, size=size, bins=bins))
     if tumor_only and not np.any(pair.tumor_mask):
         out.update({k: math.nan for k in _SEGMENTATION_NAMES})
@@ -76,7 +93,7 @@ def evaluate_pair(synth: Any, pair: Pair, *, size: int = EXTERNAL_SIZE, bins: in
         mask_pred = segment_tumor(s, pair.liver_mask, **kw)
         mask_ref = segment_tumor(target, pair.liver_mask, **kw) if reference == "segmented" else pair.tumor_mask
         out.update(segmentation_agreement(mask_pred, mask_ref, pair.meta.spacing))
-    return {k: float(out[k]) for k in METRIC_NAMES}
+    return {k: float(out[k]) for k in names}
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[float, float, int]]:
@@ -108,4 +125,4 @@ def aggregate(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[float, float
     return out
 
 
-__all__ = ["DATASET_METRIC_NAMES", "METRIC_NAMES", "aggregate", "evaluate_pair"]
+__all__ = ["CLEAN_METRIC_NAMES", "DATASET_METRIC_NAMES", "METRIC_NAMES", "aggregate", "evaluate_pair"]

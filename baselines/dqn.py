@@ -20,6 +20,8 @@ the replay buffer is **not** saved (it can be gigabytes): a resumed run refills 
 from __future__ import annotations
 
 import copy
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -28,9 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from agents import cli
 from baselines.common import (  # noqa: F401  (env_config_for: the env each preset is meant for, for the CLI)
-    BaselineConfig, Episode, PixelNetAgent, Run, collect_episode, env_config_for, gradient_step, load_agent)
+    BaselineConfig, Episode, PixelNetAgent, collect_episode, env_config_for, gradient_step, load_agent, start_run)
 from pixgrl_env.config import EnvConfig
+from pixgrl_env.config_base import param
 
 
 @dataclass
@@ -49,42 +53,30 @@ class Config(BaselineConfig):
                       exploration_fraction=0.2, eval_every=100_000, save_every=100_000),
     }
 
-    buffer_size: int = 5_000
+    buffer_size: int = param(5_000, ge=1)
     """replay capacity in images (each holds obs, next obs, action and reward maps: ~(2C + 1.25)·H·W·4 bytes)"""
-    batch_size: int = 16
+    batch_size: int = param(16, ge=1)
     """images per gradient step (each contributes H·W per-pixel TD errors)"""
-    learning_starts: int = 500
+    learning_starts: int = param(500, ge=0)
     """image-steps collected before learning starts"""
-    gradient_steps: int = 10
+    gradient_steps: int = param(10, ge=1)
     """gradient steps after every episode batch (num_envs × T image-steps)"""
-    target_network_frequency: int = 200
+    target_network_frequency: int = param(200, ge=1)
     """gradient steps between target network updates"""
-    tau: float = 1.0
+    tau: float = param(1.0, gt=0, le=1)
     """target update rate: 1 is a hard copy, < 1 Polyak averaging θ' ← τθ + (1 − τ)θ'"""
-    start_e: float = 1.0
+    start_e: float = param(1.0, ge=0, le=1)
     """ε at the start (probability, per pixel, of a uniform random action)"""
-    end_e: float = 0.05
+    end_e: float = param(0.05, ge=0, le=1)
     """ε at the end of the schedule; also the ε of act(deterministic=False) after loading"""
-    exploration_fraction: float = 0.3
+    exploration_fraction: float = param(0.3, ge=0, le=1)
     """fraction of total_timesteps over which ε decays linearly from start_e to end_e"""
     double_dqn: bool = True
     """double DQN: the online net picks argmax_a' at s', the target net values it"""
     dueling: bool = False
     """dueling heads: Q = V + (adv − mean_a adv), V from the network's value head"""
-    loss: str = "huber"
+    loss: str = param("huber", choices=("huber", "mse"))
     """TD loss per pixel: "huber" (smooth L1, δ = 1) or "mse"; averaged over pixels and images"""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for name in ("buffer_size", "batch_size", "gradient_steps", "target_network_frequency"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
-        if not 0 < self.tau <= 1:
-            raise ValueError(f"tau must lie in (0, 1], got {self.tau!r}")
-        if not (0 <= self.end_e <= 1 and 0 <= self.start_e <= 1 and 0 <= self.exploration_fraction <= 1):
-            raise ValueError("start_e, end_e and exploration_fraction must lie in [0, 1]")
-        if self.loss not in ("huber", "mse"):
-            raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -251,41 +243,52 @@ def update_target(target_network: torch.nn.Module, online_network: torch.nn.Modu
 
 def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume: bool = False) -> DQNAgent:
     """Train a per-pixel DQN agent; write ``run_dir/{checkpoint.pt, config.json, tb/}``; return the agent."""
-    # TRY NOT TO MODIFY: run plumbing (seeding, env on the device, logger, resume)
-    run = Run(DQNAgent.name, config, env_config, run_dir, resume)
-    agent = DQNAgent(env_config, config, run.device)
-    target_network = copy.deepcopy(agent.network).requires_grad_(False)
-    optimizer = torch.optim.Adam(agent.network.parameters(), lr=config.learning_rate)
-    updates = int(run.restore(model=agent.network, target_model=target_network, optimizer=optimizer)
-                  .get("updates", 0))
-    rb = ReplayBuffer(config.buffer_size, run.env.single_observation_space.shape, env_config.n_actions, run.device)
-    learning_starts = run.step + config.learning_starts if resume else config.learning_starts
-    states = lambda: dict(model=agent.network.state_dict(), target_model=target_network.state_dict(),  # noqa: E731
-                          optimizer=optimizer.state_dict(), updates=updates)
+    # TRY NOT TO MODIFY: run plumbing (seeding, env on the device, logger, evals, checkpoints, resume)
+    with start_run(DQNAgent.name, config, env_config, run_dir, resume) as run:
+        env = run.make_env(config.num_envs, seed=config.seed + run.step)  # new episodes after a resume
+        agent = DQNAgent(env_config, config, run.device)
+        target_network = copy.deepcopy(agent.network).requires_grad_(False)
+        optimizer = torch.optim.Adam(agent.network.parameters(), lr=config.learning_rate)
+        updates = int(run.restore(model=agent.network, target_model=target_network, optimizer=optimizer)
+                      .get("updates", 0))
+        rb = ReplayBuffer(config.buffer_size, env.single_observation_space.shape, env_config.n_actions, run.device)
+        learning_starts = run.step + config.learning_starts if resume else config.learning_starts
+        batch_steps = config.num_envs * env_config.episode_length
+        states = lambda: dict(model=agent.network.state_dict(), target_model=target_network.state_dict(),  # noqa: E731
+                              optimizer=optimizer.state_dict(), updates=updates)
 
-    # ALGO LOGIC: ε-greedy episodes into the replay buffer, then per-pixel TD updates
-    while not run.done:
-        agent.epsilon = linear_schedule(config.start_e, config.end_e,
-                                        config.exploration_fraction * config.total_timesteps, run.step)
-        episode = collect_episode(run.env, lambda obs: agent.act(obs, deterministic=False), config.reward_scale)
-        rb.add_episode(episode)
-        logs = {"charts__episodic_return": episode.rewards.sum(0).mean().item() / config.reward_scale,
-                "charts__epsilon": agent.epsilon, "charts__buffer_size": len(rb)}
-        if run.step + run.steps_per_batch >= learning_starts:
-            for _ in range(config.gradient_steps):
-                loss, q_sa = dqn_loss(agent, target_network, rb.sample(config.batch_size), config)
-                gradient_step(optimizer, loss, agent.network.parameters(), config.max_grad_norm)
-                updates += 1
-                if updates % config.target_network_frequency == 0:
-                    update_target(target_network, agent.network, config.tau)
-            logs.update(losses__td_loss=loss.item(), losses__q_values=q_sa.mean().item(), charts__updates=updates)
-        run.advance(**logs)
-        run.periodic(agent, states)
-
-    run.finish(agent, states())
+        # ALGO LOGIC: ε-greedy episodes into the replay buffer, then per-pixel TD updates
+        while not run.done:
+            agent.epsilon = linear_schedule(config.start_e, config.end_e,
+                                            config.exploration_fraction * config.total_timesteps, run.step)
+            episode = collect_episode(env, lambda obs: agent.act(obs, deterministic=False), config.reward_scale)
+            rb.add_episode(episode)
+            logs = {"charts__episodic_return": episode.rewards.sum(0).mean().item() / config.reward_scale,
+                    "charts__epsilon": agent.epsilon, "charts__buffer_size": len(rb)}
+            if run.step + batch_steps >= learning_starts:
+                for _ in range(config.gradient_steps):
+                    loss, q_sa = dqn_loss(agent, target_network, rb.sample(config.batch_size), config)
+                    gradient_step(optimizer, loss, agent.network.parameters(), config.max_grad_norm)
+                    updates += 1
+                    if updates % config.target_network_frequency == 0:
+                        update_target(target_network, agent.network, config.tau)
+                logs.update(losses__td_loss=loss.item(), losses__q_values=q_sa.mean().item(), charts__updates=updates)
+            run.advance(batch_steps, **logs)
+            run.periodic(agent, states)
+        run.finish(agent, states())
     return agent
 
 
 def load(checkpoint: dict[str, Any], device: torch.device | str = "cpu") -> DQNAgent:
     """Rebuild a :class:`DQNAgent` (online network, ε = ``end_e``) from a loaded checkpoint."""
     return load_agent(DQNAgent, Config, checkpoint, device)
+
+
+def main(argv: Sequence[str] | None = None) -> DQNAgent:
+    """``python -m baselines.dqn [--preset NAME] [--FIELD VALUE …] [--env KEY=VALUE …] --run-dir DIR [--resume]``
+    (:mod:`agents.cli`)."""
+    return cli.main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -37,21 +37,22 @@ Registry contract: ``Config`` (``model="identity"|"oracle"``), ``train`` (nothin
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
 
 from agents.base import Agent, as_image_batch
 from agents.checkpoint import save_checkpoint
+from agents.run import CHECKPOINT
 from agents.training import write_config
 from pixgrl_env.actions import apply_actions, factor_table
 from pixgrl_env.config import EnvConfig
+from pixgrl_env.config_base import BaseConfig, param
 
 MODELS = ("identity", "oracle")
 
@@ -287,27 +288,15 @@ class OracleAgent(Agent):
 
 
 @dataclass
-class Config:
-    """The reference agents have nothing to tune."""
+class Config(BaseConfig):
+    """The reference agents have nothing to tune: every preset is the same; ``model=`` selects."""
 
-    model: str = "identity"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"default": {}, "quick": {}, "paper": {}}
+
+    model: str = param("identity", choices=MODELS)
     """``"identity"`` or ``"oracle"``."""
     device: str = "cpu"
     """Torch device of the agent."""
-
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
-
-    @classmethod
-    def preset(cls, name: str = "default", **overrides: Any) -> Config:
-        """``"default"``, ``"quick"`` and ``"paper"`` are all the same (nothing to tune); ``model=`` selects."""
-        if name not in ("default", "quick", "paper"):
-            raise ValueError(f"unknown preset {name!r}; expected 'default', 'quick' or 'paper'")
-        return cls(**overrides)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def build(model: str, env_config: EnvConfig, device: torch.device | str = "cpu") -> Agent:
@@ -318,10 +307,13 @@ def build(model: str, env_config: EnvConfig, device: torch.device | str = "cpu")
 
 
 def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume: bool = False) -> Agent:
-    """Nothing to learn: write ``run_dir/checkpoint.pt`` (no weights) and ``config.json``, return the agent."""
+    """Nothing to learn: write ``run_dir/checkpoint.pt`` (no weights) and ``config.json``, return the agent.
+
+    (No :class:`agents.run.Run`: it would seed the global RNGs and open a logger for a run that does nothing.)
+    """
     run_dir = Path(run_dir)
     write_config(run_dir, config=config, env_config=env_config)
-    save_checkpoint(run_dir / "checkpoint.pt", agent=config.model, step=0, config=config, env_config=env_config)
+    save_checkpoint(run_dir / CHECKPOINT, agent=config.model, step=0, config=config, env_config=env_config)
     return build(config.model, env_config, config.device)
 
 

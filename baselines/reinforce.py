@@ -18,6 +18,8 @@ Checkpoints hold the network, the optimiser, the step and update counters and th
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,9 +27,11 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from agents import cli
 from baselines.common import (  # noqa: F401  (env_config_for: the env each preset is meant for, for the CLI)
-    BaselineConfig, Episode, PixelNetAgent, Run, collect_episode, env_config_for, gradient_step, load_agent)
+    BaselineConfig, Episode, PixelNetAgent, collect_episode, env_config_for, gradient_step, load_agent, start_run)
 from pixgrl_env.config import EnvConfig
+from pixgrl_env.config_base import param
 
 BASELINES = ("none", "mean", "value")
 
@@ -46,19 +50,17 @@ class Config(BaselineConfig):
                       baseline="value", eval_every=100_000, save_every=100_000),
     }
 
-    baseline: str = "mean"
+    baseline: str = param("mean", choices=BASELINES)
     """baseline b subtracted from the returns: "none", "mean" (batch mean per step and pixel) or "value" (learned)"""
-    ent_coef: float = 0.01
+    ent_coef: float = param(0.01, ge=0)
     """weight of the per-pixel entropy bonus"""
-    vf_coef: float = 0.5
+    vf_coef: float = param(0.5, ge=0)
     """weight of the value regression loss (baseline="value" only)"""
     normalize_advantage: bool = False
     """divide the advantages by their standard deviation over the batch"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.baseline not in BASELINES:
-            raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
         if self.baseline == "mean" and self.num_envs < 2:
             raise ValueError("baseline='mean' needs num_envs >= 2 (with one image the advantage is always 0)")
 
@@ -140,28 +142,39 @@ class ReinforceAgent(PixelNetAgent):
 
 def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume: bool = False) -> ReinforceAgent:
     """Train a per-pixel REINFORCE agent; write ``run_dir/{checkpoint.pt, config.json, tb/}``; return the agent."""
-    # TRY NOT TO MODIFY: run plumbing (seeding, env on the device, logger, resume)
-    run = Run(ReinforceAgent.name, config, env_config, run_dir, resume)
-    agent = ReinforceAgent(env_config, config, run.device)
-    optimizer = torch.optim.Adam(agent.network.parameters(), lr=config.learning_rate)
-    updates = int(run.restore(model=agent.network, optimizer=optimizer).get("updates", 0))
-    states = lambda: dict(model=agent.network.state_dict(), optimizer=optimizer.state_dict(),  # noqa: E731
-                          updates=updates)
+    # TRY NOT TO MODIFY: run plumbing (seeding, env on the device, logger, evals, checkpoints, resume)
+    with start_run(ReinforceAgent.name, config, env_config, run_dir, resume) as run:
+        env = run.make_env(config.num_envs, seed=config.seed + run.step)  # new episodes after a resume
+        agent = ReinforceAgent(env_config, config, run.device)
+        optimizer = torch.optim.Adam(agent.network.parameters(), lr=config.learning_rate)
+        updates = int(run.restore(model=agent.network, optimizer=optimizer).get("updates", 0))
+        batch_steps = config.num_envs * env_config.episode_length
+        states = lambda: dict(model=agent.network.state_dict(), optimizer=optimizer.state_dict(),  # noqa: E731
+                              updates=updates)
 
-    # ALGO LOGIC: sample whole episodes, one policy-gradient step per batch of episodes
-    while not run.done:
-        episode = collect_episode(run.env, lambda obs: agent.act(obs, deterministic=False), config.reward_scale)
-        loss, logs = policy_loss(agent, episode, config)
-        gradient_step(optimizer, loss, agent.network.parameters(), config.max_grad_norm)
-        updates += 1
-        run.advance(charts__episodic_return=episode.rewards.sum(0).mean().item() / config.reward_scale,
-                    losses__loss=loss.item(), **logs)
-        run.periodic(agent, states)
-
-    run.finish(agent, states())
+        # ALGO LOGIC: sample whole episodes, one policy-gradient step per batch of episodes
+        while not run.done:
+            episode = collect_episode(env, lambda obs: agent.act(obs, deterministic=False), config.reward_scale)
+            loss, logs = policy_loss(agent, episode, config)
+            gradient_step(optimizer, loss, agent.network.parameters(), config.max_grad_norm)
+            updates += 1
+            run.advance(batch_steps, charts__episodic_return=episode.rewards.sum(0).mean().item() / config.reward_scale,
+                        losses__loss=loss.item(), **logs)
+            run.periodic(agent, states)
+        run.finish(agent, states())
     return agent
 
 
 def load(checkpoint: dict[str, Any], device: torch.device | str = "cpu") -> ReinforceAgent:
     """Rebuild a :class:`ReinforceAgent` from a loaded checkpoint."""
     return load_agent(ReinforceAgent, Config, checkpoint, device)
+
+
+def main(argv: Sequence[str] | None = None) -> ReinforceAgent:
+    """``python -m baselines.reinforce [--preset NAME] [--FIELD VALUE …] [--env KEY=VALUE …] --run-dir DIR
+    [--resume]`` (:mod:`agents.cli`)."""
+    return cli.main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -54,11 +54,12 @@ seeds derived from the step), so a resumed run is not bit-identical to an uninte
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -74,12 +75,13 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
+from agents import cli
 from agents.base import Agent
-from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from agents.networks import BACKBONES, make_network
+from agents.run import Run
 from agents.training import env_config_for as _env_config_for
-from agents.training import quick_eval, resolve_device, seed_everything, write_config
 from pixgrl_env.config import EnvConfig
+from pixgrl_env.config_base import BaseConfig, param
 from pixgrl_env.env import PixGRLEnv
 
 ALGOS = {"ppo": PPO, "a2c": A2C}
@@ -310,88 +312,72 @@ class SB3Agent(Agent):
 
 
 @dataclass
-class Config:
+class Config(BaseConfig):
     """Hyper-parameters of the SB3 baseline (SB3's names where they exist)."""
 
-    algo: str = "ppo"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # A CPU smoke run.
+        "quick": {"n_envs": 4, "total_timesteps": 2_000, "n_steps": 10, "batch_size": 20, "n_epochs": 2,
+                  "backbone_kwargs": {"channels": 16, "dilations": (1, 2)}, "checkpoint_every": 1_000,
+                  "eval_every": 1_000},
+        # A longer run with Pix-GRL's learning rate.
+        "paper": {"n_envs": 16, "total_timesteps": 1_000_000, "n_steps": 20, "batch_size": 80, "learning_rate": 1e-3,
+                  "backbone_kwargs": {"channels": 64, "dilations": (1, 2, 3, 4, 3, 2)}, "checkpoint_every": 50_000,
+                  "eval_every": 50_000},
+    }
+    TIED: ClassVar[dict[str, str]] = {"backbone_kwargs": "backbone"}  # a preset's widths are for its own backbone
+
+    algo: str = param("ppo", choices=tuple(ALGOS))
     """``"ppo"`` or ``"a2c"`` (SB3's)."""
-    n_envs: int = 4
+    n_envs: int = param(4, ge=1)
     """Sub-envs of the ``DummyVecEnv``."""
-    total_timesteps: int = 100_000
+    total_timesteps: int = param(100_000, ge=1)
     """SB3 timesteps: one step of one sub-env counts 1."""
-    n_steps: int = 20
+    n_steps: int = param(20, ge=1)
     """Rollout length per sub-env per update (a multiple of the episode length keeps whole episodes)."""
-    batch_size: int = 40
+    batch_size: int = param(40, ge=1)
     """PPO minibatch size (ignored by A2C)."""
-    n_epochs: int = 4
+    n_epochs: int = param(4, ge=1)
     """PPO epochs per rollout (ignored by A2C)."""
-    learning_rate: float = 3e-4
+    learning_rate: float = param(3e-4, gt=0)
     """Optimizer learning rate (PPO: Adam; A2C: SB3's default RMSprop)."""
-    gamma: float = 0.95
+    gamma: float = param(0.95, ge=0, le=1)
     """Discount (PixelRL: 0.95)."""
-    gae_lambda: float = 0.95
+    gae_lambda: float = param(0.95, ge=0, le=1)
     """GAE λ (A2C's SB3 default is 1.0; we use the same λ for both)."""
-    ent_coef: float = 0.01
+    ent_coef: float = param(0.01, ge=0)
     """Entropy bonus; note the entropy is summed over pixels."""
-    vf_coef: float = 0.5
+    vf_coef: float = param(0.5, ge=0)
     """Value-loss weight."""
-    max_grad_norm: float = 0.5
+    max_grad_norm: float = param(0.5, gt=0)
     """Gradient clipping."""
-    clip_range: float = 0.2
+    clip_range: float = param(0.2, gt=0)
     """PPO clip range (ignored by A2C)."""
-    backbone: str = "dilated"
+    backbone: str = param("dilated", choices=BACKBONES)
     """Features extractor, a name of :data:`agents.networks.BACKBONES`."""
-    backbone_kwargs: dict[str, Any] = field(default_factory=lambda: {"channels": 32, "dilations": (1, 2, 3, 2)})
+    backbone_kwargs: dict[str, Any] = param({"channels": 32, "dilations": (1, 2, 3, 2)})
     """Its keyword arguments."""
-    head_kernel: int = 1
-    """Kernel of the action conv."""
+    head_kernel: int = param(1, ge=1)
+    """Kernel of the action conv (odd)."""
     seed: int = 0
     """Seeds torch, numpy, SB3 and the envs."""
     device: str = "auto"
     """``"auto"``, ``"cpu"``, ``"cuda"``…"""
-    checkpoint_every: int = 10_000
+    checkpoint_every: int = param(10_000, ge=1)
     """Write ``checkpoint.pt`` every this many timesteps (and at the end)."""
-    eval_every: int = 10_000
-    """Record ``eval/ssim``, ``eval/psnr`` (quick_eval on the validation fold) every this many timesteps; 0: never."""
-    eval_pairs: int = 4
-    """Test-fold pairs of that quick eval."""
+    eval_every: int = param(10_000, ge=0)
+    """Record ``eval/ssim``, ``eval/psnr`` (quick_eval on the validation fold) every this many timesteps (0: only at
+    the end)."""
+    eval_pairs: int = param(4, ge=0)
+    """Validation pairs of that quick eval (0 disables it)."""
 
     def __post_init__(self) -> None:
-        if self.algo not in ALGOS:
-            raise ValueError(f"algo must be one of {sorted(ALGOS)}, got {self.algo!r}")
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
-        for name in ("n_envs", "total_timesteps", "n_steps", "batch_size", "n_epochs", "head_kernel",
-                     "checkpoint_every"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
+        super().__post_init__()
         if self.head_kernel % 2 == 0:
             raise ValueError(f"head_kernel must be odd, got {self.head_kernel}")
-        self.backbone_kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in self.backbone_kwargs.items()}
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> Config:
-        """``"quick"`` (a CPU smoke run) or ``"paper"`` (a longer run with Pix-GRL's lr and γ), with overrides."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Config:
-        return cls(**d)
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"n_envs": 4, "total_timesteps": 2_000, "n_steps": 10, "batch_size": 20, "n_epochs": 2,
-              "backbone_kwargs": {"channels": 16, "dilations": (1, 2)}, "checkpoint_every": 1_000,
-              "eval_every": 1_000},
-    "paper": {"n_envs": 16, "total_timesteps": 1_000_000, "n_steps": 20, "batch_size": 80, "learning_rate": 1e-3,
-              "backbone_kwargs": {"channels": 64, "dilations": (1, 2, 3, 4, 3, 2)}, "checkpoint_every": 50_000,
-              "eval_every": 50_000},
-}
+PRESETS = Config.PRESETS
 
 
 def env_config_for(preset: str, **overrides: Any) -> EnvConfig:
@@ -419,40 +405,26 @@ def make_model(config: Config, env: VecEnv, device: torch.device, tensorboard_lo
 
 
 class _RunCallback(BaseCallback):
-    """Periodic checkpoints and quick evals (recorded into SB3's own logger, hence its TensorBoard files, at the
-    end of the iteration)."""
+    """Moves the run's step counter to SB3's and runs its periodic evals and checkpoints, at the start of every
+    rollout: the previous rollout's update is done then, so the weights and the step counter agree."""
 
-    def __init__(self, config: Config, save: Any, agent: SB3Agent):
+    def __init__(self, run: Run, agent: SB3Agent, states: Callable[[], dict[str, Any]]):
         super().__init__()
-        self.config, self.save, self.agent = config, save, agent
-        self._next_save = self._next_eval = 0
-
-    def _on_training_start(self) -> None:
-        cfg, n = self.config, self.num_timesteps
-        self._next_save = (n // cfg.checkpoint_every + 1) * cfg.checkpoint_every
-        # quick_eval passes no extra modalities, so it cannot run an agent conditioned on "extra:*" channels.
-        extra = any(c.startswith("extra:") for c in self.agent.env_config.conditioning)
-        can_eval = cfg.eval_every > 0 and not extra
-        self._next_eval = (n // cfg.eval_every + 1) * cfg.eval_every if can_eval else None
+        self.run, self.agent, self.states = run, agent, states
 
     def _on_step(self) -> bool:
         return True
 
     def _on_rollout_start(self) -> None:
-        # At the start of a rollout the previous one's update is done: weights and the step counter agree.
-        n, cfg = self.num_timesteps, self.config
-        if self._next_eval is not None and n >= self._next_eval:
-            self._next_eval = (n // cfg.eval_every + 1) * cfg.eval_every
+        if self.num_timesteps > self.run.step:
+            self.run.advance(self.num_timesteps - self.run.step)
             self.agent.policy.set_training_mode(False)
-            for key, value in quick_eval(self.agent, self.agent.env_config, cfg.eval_pairs).items():
-                self.logger.record(f"eval/{key}", value)
-        if n >= self._next_save:
-            self._next_save = (n // cfg.checkpoint_every + 1) * cfg.checkpoint_every
-            self.save()
+            self.run.periodic(self.agent, self.states)
 
 
 def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume: bool = False) -> SB3Agent:
-    """Train SB3's PPO or A2C; SB3 writes TensorBoard to ``run_dir/tb``; we write ``checkpoint.pt``, ``config.json``.
+    """Train SB3's PPO or A2C; SB3 writes TensorBoard to ``run_dir/tb/<algo>_1``; the run writes ``checkpoint.pt``,
+    ``config.json`` and its evals to ``run_dir/tb`` (:class:`agents.run.Run`).
 
     Args:
         config: :class:`Config`.
@@ -461,40 +433,27 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
         resume: Continue from ``run_dir/checkpoint.pt`` (policy, optimizer, RNGs, timestep counter) if it exists,
             up to ``config.total_timesteps``; without one, start from scratch.
     """
-    run_dir = Path(run_dir)
-    device = resolve_device(config.device)
-    seed_everything(config.seed)
-    ckpt_path = run_dir / "checkpoint.pt"
-    ckpt = load_checkpoint(ckpt_path, map_location=device) if resume and ckpt_path.is_file() else None
-    if ckpt is not None and ckpt["agent"] != "sb3":
-        raise ValueError(f"{ckpt_path} holds a {ckpt['agent']!r} run, not an sb3 one")
-    # On resume the envs restart with seeds derived from the step, so episodes do not repeat the first run's.
-    env_seed = config.seed + (int(ckpt["step"]) if ckpt is not None else 0)
-    env = make_sb3_env(env_config, config.n_envs, env_seed)
-    model = make_model(config, env, device, tensorboard_log=str(run_dir / "tb"))
-    policy: PixelActorCriticPolicy = model.policy
-    if ckpt is not None:
-        policy.load_state_dict(ckpt["model"])
-        policy.optimizer.load_state_dict(ckpt["optimizer"])
-        restore_rng(ckpt["rng"])
-        model.num_timesteps = int(ckpt["step"])
-    write_config(run_dir, config=config, env_config=env_config)
-    agent = SB3Agent(env_config, policy, device, model=model)
-
-    def save() -> None:
-        save_checkpoint(ckpt_path, agent="sb3", step=model.num_timesteps, config=config, env_config=env_config,
-                        model=policy.state_dict(), optimizer=policy.optimizer.state_dict(), rng=capture_rng(),
-                        obs_shape=list(env.observation_space.shape), n_actions=env_config.n_actions)
-
-    remaining = config.total_timesteps - model.num_timesteps
-    try:
-        if remaining > 0:
-            model.learn(remaining, callback=_RunCallback(config, save, agent), tb_log_name=config.algo,
-                        reset_num_timesteps=ckpt is None)
-        save()
-    finally:
-        env.close()
-    policy.set_training_mode(False)
+    with Run(SB3Agent.name, config, env_config, run_dir, resume=resume, total=config.total_timesteps,
+             seed=config.seed, device=config.device, eval_every=config.eval_every, eval_pairs=config.eval_pairs,
+             save_every=config.checkpoint_every) as run:
+        # On resume the envs restart with seeds derived from the step, so episodes do not repeat the first run's.
+        env = make_sb3_env(env_config, config.n_envs, config.seed + run.step)
+        model = make_model(config, env, run.device, tensorboard_log=str(run.run_dir / "tb"))
+        policy: PixelActorCriticPolicy = model.policy
+        run.restore(model=policy, optimizer=policy.optimizer)
+        model.num_timesteps = run.step
+        agent = SB3Agent(env_config, policy, run.device, model=model)
+        states = lambda: dict(model=policy.state_dict(), optimizer=policy.optimizer.state_dict(),  # noqa: E731
+                              obs_shape=list(env.observation_space.shape), n_actions=env_config.n_actions)
+        try:
+            if not run.done:
+                model.learn(config.total_timesteps - run.step, callback=_RunCallback(run, agent, states),
+                            tb_log_name=config.algo, reset_num_timesteps=run.checkpoint is None)
+            run.advance(model.num_timesteps - run.step)
+            policy.set_training_mode(False)
+            run.finish(agent, states())
+        finally:
+            env.close()
     return agent
 
 
@@ -513,3 +472,13 @@ def load(checkpoint: dict[str, Any], device: torch.device | str = "cpu") -> SB3A
     policy.load_state_dict(checkpoint["model"])
     policy.set_training_mode(False)
     return SB3Agent(env_config, policy, device)
+
+
+def main(argv: Sequence[str] | None = None) -> SB3Agent:
+    """``python -m baselines.sb3 [--preset NAME] [--FIELD VALUE …] [--env KEY=VALUE …] --run-dir DIR [--resume]``
+    (:mod:`agents.cli`)."""
+    return cli.main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    main()

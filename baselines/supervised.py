@@ -25,28 +25,24 @@ model="pix2pix")``) and the checkpoint's ``agent`` is that name. :class:`Supervi
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from agents import cli
 from agents.base import Agent, as_image_batch
-from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from agents.training import (  # noqa: F401  (env_config_for: the registry contract)
-    RunLogger,
-    env_config_for,
-    quick_eval,
-    resolve_device,
-    seed_everything,
-    write_config,
-)
+from agents.run import Run
+from agents.training import env_config_for  # noqa: F401  (the registry contract: the env each preset is meant for)
 from pixgrl_env.config import EnvConfig
+from pixgrl_env.config_base import BaseConfig, param
 from pixgrl_env.env import PairSource
 
 MODELS = ("unet", "pix2pix")
@@ -59,78 +55,57 @@ GAN_LOSSES = ("bce", "lsgan")
 
 
 @dataclass
-class Config:
+class Config(BaseConfig):
     """Hyper-parameters of the U-Net and pix2pix baselines."""
 
-    model: str = "unet"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # A CPU-sized smoke run.
+        "quick": {"levels": 3, "width": 16, "steps": 300, "batch_size": 8, "disc_width": 32, "log_every": 10,
+                  "eval_every": 100, "eval_pairs": 4, "checkpoint_every": 100},
+        # pix2pix's published settings.
+        "paper": {"levels": 4, "width": 64, "steps": 20_000, "batch_size": 16},
+    }
+
+    model: str = param("unet", choices=MODELS)
     """``"unet"`` (L1 only) or ``"pix2pix"`` (L1 + conditional PatchGAN)."""
-    levels: int = 3
+    levels: int = param(3, ge=1)
     """U-Net resolution levels (2–4 sensible): ``levels − 1`` poolings."""
-    width: int = 32
+    width: int = param(32, ge=1)
     """Channels of the first U-Net level; doubled per level, capped at 8× width."""
     residual: bool = True
     """Predict ``input + G(x)`` (the change) rather than the image itself."""
-    steps: int = 20_000
+    steps: int = param(20_000, ge=1)
     """Optimiser updates (of the generator; pix2pix also updates the discriminator once per step)."""
-    batch_size: int = 16
+    batch_size: int = param(16, ge=1)
     """Pairs (crops) per update."""
-    lr: float = 2e-4
+    lr: float = param(2e-4, gt=0)
     """Adam learning rate (both networks)."""
-    betas: tuple[float, float] = (0.5, 0.999)
+    betas: tuple[float, float] = param((0.5, 0.999), ge=0, lt=1)
     """Adam betas (pix2pix's values)."""
-    l1_weight: float = 100.0
+    l1_weight: float = param(100.0, ge=0)
     """λ of pix2pix's L1 term (the U-Net's loss is plain L1)."""
-    gan_loss: str = "bce"
+    gan_loss: str = param("bce", choices=GAN_LOSSES)
     """``"bce"`` (BCE with logits, the original pix2pix) or ``"lsgan"`` (least squares)."""
-    disc_width: int = 64
+    disc_width: int = param(64, ge=1)
     """Channels of the discriminator's first layer."""
-    disc_layers: int = 3
+    disc_layers: int = param(3, ge=1)
     """Stride-2 layers of the PatchGAN (3: 70×70 receptive field); images need sides >= 3·2^disc_layers."""
     seed: int = 0
     """Seeds torch, numpy and the batch sampler."""
     device: str = "auto"
     """``"auto"``, ``"cpu"``, ``"cuda"``…"""
-    log_every: int = 50
+    log_every: int = param(50, ge=1)
     """Log losses to TensorBoard every this many steps."""
-    eval_every: int = 1000
-    """Log ``eval/ssim``/``eval/psnr`` (quick_eval on the validation fold) every this many steps; 0: never."""
-    eval_pairs: int = 8
-    """Test-fold pairs for that quick eval."""
-    checkpoint_every: int = 1000
+    eval_every: int = param(1000, ge=0)
+    """Log ``eval/ssim``/``eval/psnr`` (quick_eval on the validation fold) every this many steps (0: only at the
+    end)."""
+    eval_pairs: int = param(8, ge=0)
+    """Validation pairs of that quick eval (0 disables it)."""
+    checkpoint_every: int = param(1000, ge=1)
     """Write ``checkpoint.pt`` every this many steps (and at the end)."""
 
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
-        if self.gan_loss not in GAN_LOSSES:
-            raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
-        for name in ("levels", "width", "steps", "batch_size", "disc_width", "disc_layers", "log_every",
-                     "checkpoint_every", "eval_pairs"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
-        self.betas = tuple(self.betas)  # type: ignore[assignment]
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> Config:
-        """``"quick"`` (a CPU-sized smoke run) or ``"paper"`` (pix2pix's published settings), with overrides."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Config:
-        return cls(**d)
-
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"levels": 3, "width": 16, "steps": 300, "batch_size": 8, "disc_width": 32, "log_every": 10,
-              "eval_every": 100, "eval_pairs": 4, "checkpoint_every": 100},
-    "paper": {"levels": 4, "width": 64, "steps": 20_000, "batch_size": 16},
-}
-
+PRESETS = Config.PRESETS
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -310,55 +285,38 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
 
     Args:
         config: :class:`Config` (``model`` selects the baseline).
-        env_config: Dataset, split, fold and crop to draw training pairs from; its test fold is used for the
+        env_config: Dataset, split, fold and crop to draw training pairs from; its validation fold is used for the
             ``eval/*`` scalars.
         run_dir: Output folder.
         resume: Continue from ``run_dir/checkpoint.pt`` (networks, optimisers, RNGs, step) if it exists, up to
             ``config.steps``; without a checkpoint, start from scratch.
     """
-    run_dir = Path(run_dir)
-    device = resolve_device(config.device)
-    seed_everything(config.seed)
-    source = PairSource(env_config)
-    gen = build_generator(config, env_config).to(device)
-    opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=config.betas)
-    disc = opt_d = None
-    if config.model == "pix2pix":
-        disc = PatchDiscriminator(2 + _n_extra(env_config), config.disc_width, config.disc_layers).to(device)
-        opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=config.betas)
-        if min(source.shape) < disc.min_size():
-            raise ValueError(f"images of {source.shape} are too small for a PatchGAN with disc_layers="
-                             f"{config.disc_layers} (needs sides >= {disc.min_size()}): lower disc_layers or crop")
-    rng = np.random.default_rng(config.seed)
-    step = 0
-    ckpt_path = run_dir / "checkpoint.pt"
-    if resume and ckpt_path.is_file():
-        ckpt = load_checkpoint(ckpt_path, map_location=device)
-        if ckpt["agent"] != config.model:
-            raise ValueError(f"{ckpt_path} holds a {ckpt['agent']!r} run, but config.model is {config.model!r}")
-        gen.load_state_dict(ckpt["model"])
-        opt_g.load_state_dict(ckpt["optimizer"])
-        if disc is not None:
-            disc.load_state_dict(ckpt["discriminator"])
-            opt_d.load_state_dict(ckpt["d_optimizer"])
-        restore_rng(ckpt["rng"])
-        rng.bit_generator.state = json.loads(ckpt["data_rng"])
-        step = int(ckpt["step"])
-    write_config(run_dir, config=config, env_config=env_config)
+    # TRY NOT TO MODIFY: run plumbing (seeding, device, logger, evals, checkpoints, resume); a step is one update
+    with Run(config.model, config, env_config, run_dir, resume=resume, total=config.steps, seed=config.seed,
+             device=config.device, eval_every=config.eval_every, eval_pairs=config.eval_pairs,
+             save_every=config.checkpoint_every, log_every=config.log_every, progress=("losses__",)) as run:
+        device = run.device
+        source = PairSource(env_config)
+        gen = build_generator(config, env_config).to(device)
+        opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=config.betas)
+        nets: dict[str, Any] = {"model": gen, "optimizer": opt_g}
+        disc = opt_d = None
+        if config.model == "pix2pix":
+            disc = PatchDiscriminator(2 + _n_extra(env_config), config.disc_width, config.disc_layers).to(device)
+            opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=config.betas)
+            nets |= {"discriminator": disc, "d_optimizer": opt_d}
+            if min(source.shape) < disc.min_size():
+                raise ValueError(f"images of {source.shape} are too small for a PatchGAN with disc_layers="
+                                 f"{config.disc_layers} (needs sides >= {disc.min_size()}): lower disc_layers or crop")
+        rng = np.random.default_rng(config.seed)
+        if run.restore(**nets):
+            rng.bit_generator.state = json.loads(run.checkpoint["data_rng"])  # type: ignore[index]
+        states = lambda: {**{k: v.state_dict() for k, v in nets.items()},  # noqa: E731
+                          "data_rng": json.dumps(rng.bit_generator.state)}
+        agent = SupervisedAgent(env_config, gen, config.model, device)
 
-    agent = SupervisedAgent(env_config, gen, config.model, device)
-    logger = RunLogger(run_dir, total=config.steps, initial=step, hparams=config.to_dict(), desc=config.model)
-
-    def save() -> None:
-        states: dict[str, Any] = {"model": gen.state_dict(), "optimizer": opt_g.state_dict()}
-        if disc is not None:
-            states |= {"discriminator": disc.state_dict(), "d_optimizer": opt_d.state_dict()}
-        save_checkpoint(ckpt_path, agent=config.model, step=step, config=config, env_config=env_config,
-                        rng=capture_rng(), data_rng=json.dumps(rng.bit_generator.state), **states)
-
-    try:
         gen.train()
-        while step < config.steps:
+        while not run.done:
             # ALGO LOGIC: one update of the generator (and the discriminator for pix2pix)
             x, y = sample_batch(source, rng, config.batch_size, device)
             fake = gen(x)
@@ -378,21 +336,20 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
-            step += 1
 
-            # Logging, evaluation, checkpoints
-            if step % config.log_every == 0 or step == config.steps:
-                values = {k: float(v.detach()) for k, v in losses.items()}
-                logger.scalars(step, **{f"losses__{k}": v for k, v in values.items()})
-                logger.advance(1, **values)
-            else:
-                logger.advance(1)
-            if config.eval_every and step % config.eval_every == 0 and not _n_extra(env_config):
-                ev = quick_eval(agent, env_config, config.eval_pairs)
-                logger.scalars(step, **{f"eval__{k}": v for k, v in ev.items()})
-            if step % config.checkpoint_every == 0 or step == config.steps:
-                save()
-    finally:
-        logger.close()
+            # TRY NOT TO MODIFY: logging, evaluation, checkpoints
+            run.advance(1, **{f"losses__{k}": v.detach() for k, v in losses.items()})
+            run.periodic(agent, states)
+        run.finish(agent, states())
     gen.eval()
     return agent
+
+
+def main(argv: Sequence[str] | None = None) -> SupervisedAgent:
+    """``python -m baselines.supervised [--preset NAME] [--model unet|pix2pix] [--FIELD VALUE …] [--env KEY=VALUE …]
+    --run-dir DIR [--resume]`` (:mod:`agents.cli`)."""
+    return cli.main(sys.modules[__name__], argv)
+
+
+if __name__ == "__main__":
+    main()

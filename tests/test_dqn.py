@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from agents.checkpoint import load_checkpoint
+from agents.run import CHECKPOINT
 from pixgrl.registry import agent_module, load_agent
 from agents.training import make_train_env, seed_everything
 from baselines import dqn
-from baselines.common import CHECKPOINT, collect_episode
+from baselines.common import collect_episode
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.data.toy import ToyPairDataset
 

@@ -8,10 +8,11 @@ import torch
 from torch import nn
 
 from agents.checkpoint import load_checkpoint
+from agents.run import CHECKPOINT
 from pixgrl.registry import agent_module, load_agent
 from agents.training import make_train_env, seed_everything
 from baselines import reinforce
-from baselines.common import CHECKPOINT, Episode, collect_episode
+from baselines.common import Episode, collect_episode
 from pixgrl_env.actions import apply_actions, factor_table
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.data.toy import ToyPairDataset

@@ -13,6 +13,7 @@ pytest.importorskip("stable_baselines3")
 from stable_baselines3.common.distributions import MultiCategoricalDistribution  # noqa: E402
 from stable_baselines3.common.env_checker import check_env  # noqa: E402
 
+from agents import run as run_module  # noqa: E402
 from agents.checkpoint import load_checkpoint  # noqa: E402
 from pixgrl.registry import agent_module, load_agent  # noqa: E402
 from baselines import sb3  # noqa: E402
@@ -93,8 +94,9 @@ def test_policy_is_fully_convolutional_with_pixel_major_logits():
 def test_ppo_trains_saves_loads_and_resumes(tmp_path, monkeypatch):
     cfg = _config(algo="ppo", total_timesteps=200)
     saved_steps = []
-    save = sb3.save_checkpoint
-    monkeypatch.setattr(sb3, "save_checkpoint", lambda *a, **kw: (saved_steps.append(kw["step"]), save(*a, **kw))[1])
+    save = run_module.save_checkpoint
+    monkeypatch.setattr(run_module, "save_checkpoint",
+                        lambda *a, **kw: (saved_steps.append(kw["step"]), save(*a, **kw))[1])
     agent = sb3.train(cfg, TOY, tmp_path)
     assert isinstance(agent, SB3Agent) and agent.model.num_timesteps == 200
     assert saved_steps == [100, 200]  # every checkpoint_every timesteps, and at the end

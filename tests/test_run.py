@@ -1,0 +1,151 @@
+"""The shared trainer plumbing: agents.run.Run (cadence, checkpoints, resume), agents.cli, LR schedules, quick_eval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents import a2c, cli
+from agents import run as run_module
+from agents.a2c import Config as A2CConfig
+from agents.base import Agent
+from agents.checkpoint import load_checkpoint
+from agents.run import CHECKPOINT, Run
+from agents.training import LR_SCHEDULES, eval_pairs, quick_eval, scheduled_lr
+from baselines import dqn
+from pixgrl import metrics
+from pixgrl_env.config import EnvConfig
+
+TOY = EnvConfig(dataset="toy", dataset_kwargs={"size": 24, "n_patients": 6}, lam=0.0)
+
+
+class Brighten(Agent):
+    """×1.05 on every pixel at every step."""
+
+    name = "brighten"
+
+    def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        return torch.full((obs.shape[0], *obs.shape[2:]), 2, dtype=torch.long, device=obs.device)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# quick_eval = the evaluation's metrics
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_quick_eval_equals_pixgrl_metrics() -> None:
+    agent = Brighten(TOY)
+    pairs = list(eval_pairs(TOY, 4))
+    assert len(pairs) >= 2
+    synth = [agent.synthesize(x) for x, _ in pairs]
+    expected = {
+        "ssim": np.mean([metrics.ssim(s, y) for s, (_, y) in zip(synth, pairs)]),
+        "psnr": np.mean([metrics.psnr(s, y) for s, (_, y) in zip(synth, pairs)]),
+        "ssim_identity": np.mean([metrics.ssim(x, y) for x, y in pairs]),
+        "psnr_identity": np.mean([metrics.psnr(x, y) for x, y in pairs]),
+    }
+    result = quick_eval(agent, TOY, 4)
+    assert result.keys() == expected.keys()
+    for key, value in expected.items():
+        assert result[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+    assert result["psnr"] != result["psnr_identity"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Learning-rate schedules
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_lr_schedules() -> None:
+    assert set(LR_SCHEDULES) == {"constant", "linear", "poly"}
+    assert scheduled_lr(0.1, "constant", 50, 100) == 0.1
+    assert scheduled_lr(0.1, "linear", 25, 100) == pytest.approx(0.075)
+    assert scheduled_lr(0.1, "poly", 50, 100) == pytest.approx(0.1 * 0.5**0.9)
+    assert scheduled_lr(0.1, "linear", 150, 100) == 0.0  # past the budget: clamped
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        A2CConfig(lr_schedule="cosine")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Run: cadence of evals and checkpoints, resume
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _run(tmp_path: Path, **kw) -> Run:
+    settings = dict(total=12, seed=3, device="cpu", eval_every=6, eval_pairs=1, save_every=4)
+    return Run("brighten", A2CConfig(), TOY, tmp_path, **{**settings, **kw})
+
+
+def test_periodic_evals_and_checkpoints_when_crossed_and_at_the_end(tmp_path: Path, monkeypatch) -> None:
+    evals, saves = [], []
+    monkeypatch.setattr(run_module, "quick_eval", lambda agent, env_config, n: evals.append(run.step) or {"ssim": 0})
+    save = run_module.save_checkpoint
+    monkeypatch.setattr(run_module, "save_checkpoint", lambda *a, **kw: saves.append(kw["step"]) or save(*a, **kw))
+    agent = Brighten(TOY)
+    with _run(tmp_path) as run:
+        while not run.done:
+            run.advance(3, losses__loss=torch.tensor(1.0))
+            run.periodic(agent, dict)
+        run.finish(agent, {})
+    assert evals == [6, 12]  # 3 → 6 crosses 6; the end (12) is finish's
+    assert saves == [6, 9, 12]  # 3 → 6 crosses 4, 6 → 9 crosses 8, then the end
+    assert (tmp_path / "config.json").is_file() and any((tmp_path / "tb").iterdir())
+    ckpt = load_checkpoint(tmp_path / CHECKPOINT)
+    assert ckpt["agent"] == "brighten" and ckpt["step"] == 12 and ckpt["world_size"] == 1
+    assert ckpt["config"] == A2CConfig().to_dict() | {"net_kwargs": {}}
+
+
+def test_resume_restores_states_step_and_rng(tmp_path: Path) -> None:
+    with _run(tmp_path, eval_pairs=0) as run:
+        net = torch.nn.Linear(2, 2)
+        run.advance(4)
+        run.save({"model": net.state_dict()})
+        after_save = torch.rand(5)
+    with _run(tmp_path, eval_pairs=0, resume=True) as resumed:
+        assert resumed.step == 4
+        other = torch.nn.Linear(2, 2)
+        ckpt = resumed.restore(model=other)
+        assert ckpt["step"] == 4
+        assert all(torch.equal(a, b) for a, b in zip(other.parameters(), net.parameters()))
+        assert torch.equal(torch.rand(5), after_save)  # the RNG continues where the saved run was
+    with _run(tmp_path, resume=False) as fresh:
+        assert fresh.step == 0 and fresh.restore(model=other) == {}
+    with pytest.raises(ValueError, match="holds a 'brighten' checkpoint, not 'dqn'"):
+        Run("dqn", A2CConfig(), TOY, tmp_path, resume=True, total=1, seed=0, device="cpu")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The command line
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_help_shows_every_field_with_its_docstring(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(dqn, ["--help"])
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--target-network-frequency" in out and "gradient steps between target network updates" in out
+    assert "--learning-rate" in out and "Adam learning rate (default: 0.001)" in out
+
+
+def test_bad_values_are_usage_errors(tmp_path: Path, capsys) -> None:
+    for argv, message in ((["--lr", "inf"], "lr must be a number > 0 and finite, got inf"),
+                          (["--env", "lam"], "--env expects KEY=VALUE, got 'lam'"),
+                          (["--env", "factors=[1e999, 1]"], "factors[0] must be a number > 0 and finite, got inf")):
+        with pytest.raises(SystemExit) as info:
+            cli.main(a2c, ["--run-dir", str(tmp_path), *argv])
+        assert info.value.code == 2
+        assert message in capsys.readouterr().err
+    assert cli.parse_overrides(["a=1", "b=x", "c=[1, 2]", "d=null"]) == {"a": 1, "b": "x", "c": [1, 2], "d": None}
+
+
+def test_a_baseline_trains_from_its_own_command_line(tmp_path: Path) -> None:
+    agent = dqn.main(["--preset", "quick", "--run-dir", str(tmp_path), "--total-timesteps", "20", "--num-envs", "2",
+                      "--device", "cpu", "--eval-episodes", "0",
+                      "--backbone-kwargs", '{"channels": 4, "dilations": [1]}', "--env", "dataset=toy", "--env", 'dataset_kwargs={"size": 16}', "--env", "crop=null",
+                      "--env", "lam=0"])
+    assert isinstance(agent, dqn.DQNAgent) and agent.config.backbone_kwargs == {"channels": 4, "dilations": (1,)}
+    assert load_checkpoint(tmp_path / CHECKPOINT)["step"] == 20

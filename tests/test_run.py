@@ -145,7 +145,7 @@ def test_bad_values_are_usage_errors(tmp_path: Path, capsys) -> None:
 def test_a_baseline_trains_from_its_own_command_line(tmp_path: Path) -> None:
     agent = dqn.main(["--preset", "quick", "--run-dir", str(tmp_path), "--total-timesteps", "20", "--num-envs", "2",
                       "--device", "cpu", "--eval-episodes", "0", "--backbone-kwargs",
-                      '{"channels": 4, "dilations": [1]}', "--env", "dataset=toy", "--env", 'dataset_kwargs={"size": 16}',
-                      "--env", "crop=null", "--env", "lam=0"])
+                      '{"channels": 4, "dilations": [1]}', "--env", "dataset=toy",
+                      "--env", 'dataset_kwargs={"size": 16}', "--env", "crop=null", "--env", "lam=0"])
     assert isinstance(agent, dqn.DQNAgent) and agent.config.backbone_kwargs == {"channels": 4, "dilations": (1,)}
     assert load_checkpoint(tmp_path / CHECKPOINT)["step"] == 20

@@ -37,7 +37,7 @@ import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -48,9 +48,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from agents import cli
-from agents.base import Agent
+from agents.base import Agent, as_image_batch
 from agents.graph import MODES as GRAPH_MODES
-from agents.graph import adjacency_weights, superpixels
+from agents.graph import adjacency_weights
+from agents.superpixels import METHODS as SUPERPIXEL_METHODS
+from agents.superpixels import superpixels
 from agents.networks import BACKBONES, make_network
 from agents.run import Run
 from agents.training import LR_SCHEDULES, derived_seed, env_config_for, scheduled_lr
@@ -60,6 +62,9 @@ from pixgrl_env.env import PixGRLVectorEnv
 
 __all__ = ["Config", "PRESETS", "PixGRLAgent", "a2c_losses", "collect", "env_config_for", "load", "main",
            "nstep_returns", "train", "update"]
+
+GRAPH_EVERY = ("step", "episode")
+INFERENCE_DTYPES = ("float32", "bfloat16")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -129,8 +134,19 @@ class Config(BaseConfig):
     """graph backbone: σ of the Gaussian distance kernel G of eq. 2, in pixels"""
     graph_mode: str = param("product", choices=GRAPH_MODES)
     """graph backbone: "product" (A = S·G, this project's reading of eq. 2) or "literal" (A = G^S as printed)"""
+    superpixel_method: str = param("torch", choices=SUPERPIXEL_METHODS)
+    """graph backbone: superpixels by "torch" (batched SLIC on the images' device, agents.superpixels.slic_torch: no
+    host copy) or "skimage" (scikit-image SLIC on the CPU, the reference)"""
+    graph_every: str = param("step", choices=GRAPH_EVERY)
+    """graph backbone: build the pixel graph of every state s_t ("step", as the paper) or of the first state of each
+    rollout and synthesis, reused for its steps ("episode"; a rollout is the whole episode when n_step is 0)"""
     slic_threads: int = param(0, ge=0)
-    """threads running SLIC over a batch (it runs on the CPU, one image per call); 0: min(8, available CPUs)"""
+    """superpixel_method "skimage": threads running SLIC over a batch (one image per call); 0: min(8, CPUs)"""
+    inference_dtype: str = param("float32", choices=INFERENCE_DTYPES)
+    """forward passes without gradient (rollouts, synthesis, evaluation) under autocast to this dtype: "bfloat16"
+    (tensor-core GPUs) or "float32"; updates always run in float32"""
+    channels_last: bool = False
+    """keep the network's weights in channels-last memory format (faster cuDNN convolutions on tensor-core GPUs)"""
 
 
 #: Agent presets. ``paper``: section 4 (Adam 1e-3, batch 32, γ 0.15 as printed, 80,000 batches of 5-step episodes);
@@ -161,7 +177,7 @@ def build_network(config: Config, env_config: EnvConfig) -> nn.Module:
     if config.backbone == "graph":
         kwargs.setdefault("graph_kwargs", dict(n_pixels_per_segment=config.superpixel_area,
                                                compactness=config.slic_compactness, sigma=config.graph_sigma,
-                                               mode=config.graph_mode))
+                                               mode=config.graph_mode, method=config.superpixel_method))
     return make_network(config.backbone, env_config.n_channels, env_config.n_actions, **kwargs)
 
 
@@ -174,17 +190,22 @@ def _slic_pool(threads: int) -> ThreadPoolExecutor:
 def pixel_graph(images: Tensor, config: Config, device: torch.device | str) -> Tensor:
     """The normalised pixel graph ``(N, 25, H, W)`` of ``images`` ``(N, 1, H, W)`` on ``device``.
 
-    SLIC (scikit-image) runs on the CPU, one image per call, spread over ``config.slic_threads`` threads: the one
-    host copy per step that training makes. The adjacency is then built on ``device`` (:mod:`agents.graph`).
+    ``config.superpixel_method="torch"`` (default): SLIC runs batched on ``device``, so the graph never leaves it
+    (no host copy, no synchronisation). ``"skimage"``: scikit-image SLIC on the CPU, one image per call spread over
+    ``config.slic_threads`` threads, and the labels copied back. The adjacency is built on ``device``
+    (:mod:`agents.graph`).
     """
-    host = images.detach().to("cpu", torch.float64).numpy()
-    threads = config.slic_threads or min(8, len(os.sched_getaffinity(0)))
-    label = lambda x: superpixels(x, n_pixels_per_segment=config.superpixel_area,  # noqa: E731
-                                  compactness=config.slic_compactness)
-    if threads > 1 and len(host) > 1:
-        labels = torch.cat(list(_slic_pool(threads).map(label, np.split(host, len(host)))))
+    if config.superpixel_method == "torch":
+        labels = superpixels(images.detach().to(device), config.superpixel_area, config.slic_compactness)
     else:
-        labels = label(host)
+        host = images.detach().to("cpu", torch.float64).numpy()
+        threads = config.slic_threads or min(8, len(os.sched_getaffinity(0)))
+        label = functools.partial(superpixels, n_pixels_per_segment=config.superpixel_area,
+                                  compactness=config.slic_compactness, method="skimage")
+        if threads > 1 and len(host) > 1:
+            labels = torch.cat(list(_slic_pool(threads).map(label, np.split(host, len(host)))))
+        else:
+            labels = label(host)
     return adjacency_weights(labels.to(device), sigma=config.graph_sigma, mode=config.graph_mode)
 
 
@@ -212,10 +233,25 @@ class PixGRLAgent(Agent):
         super().__init__(env_config, device)
         self.config = config or Config()
         self.net = build_network(self.config, env_config).to(self.device)
+        if self.config.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self._episode_graph: Tensor | None = None  # graph_every="episode": the graph of s_0 during a trajectory
 
     def graph(self, obs: Tensor) -> Tensor | None:
-        """The pixel graph of ``obs``'s channel 0 (the current image) on the agent's device; None if not needed."""
-        return pixel_graph(obs[:, :1], self.config, self.device) if self.net.needs_graph else None
+        """The pixel graph of ``obs``'s channel 0 (the current image) on the agent's device; None if not needed.
+
+        Inside :meth:`trajectory` with ``graph_every="episode"``: the graph of the episode's first state."""
+        if not self.net.needs_graph:
+            return None
+        if self._episode_graph is not None:
+            return self._episode_graph
+        return pixel_graph(obs[:, :1], self.config, self.device)
+
+    def inference_autocast(self) -> AbstractContextManager[Any]:
+        """Autocast to ``config.inference_dtype`` on the agent's device for forward passes without gradient."""
+        if self.config.inference_dtype == "float32":
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=getattr(torch, self.config.inference_dtype))
 
     def forward(self, obs: Tensor, graph: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``(logits (N, A, H, W), value (N, 1, H, W))`` of ``obs`` on the agent's device, with autograd.
@@ -229,11 +265,26 @@ class PixGRLAgent(Agent):
             graph = self.graph(obs)
         return self.net(obs, graph)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def act(self, obs: Tensor, deterministic: bool = True) -> Tensor:
-        logits, _ = self.forward(obs)
+        with self.inference_autocast():
+            logits, _ = self.forward(obs)
+        logits = logits.float()
         actions = logits.argmax(dim=1) if deterministic else sample_actions(logits)
         return actions.to(obs.device)
+
+    def trajectory(self, inputs: Tensor | np.ndarray, extra: Tensor | None = None,
+                   deterministic: bool = True) -> Tensor:
+        """:meth:`agents.base.Agent.trajectory`; with ``graph_every="episode"`` one graph, of ``s_0``, for every step."""
+        if self.config.graph_every == "step" or not self.net.needs_graph:
+            return super().trajectory(inputs, extra, deterministic)
+        image = as_image_batch(inputs, self.device)
+        with torch.inference_mode():
+            self._episode_graph = self.graph(image)
+        try:
+            return super().trajectory(image, extra, deterministic)
+        finally:
+            self._episode_graph = None
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.net.state_dict()}
@@ -273,13 +324,21 @@ class Rollout(NamedTuple):
 def collect(agent: PixGRLAgent, env: PixGRLVectorEnv, obs: Tensor, n: int, reward_scale: float) -> Rollout:
     """Step every sub-env ``n`` times from ``obs`` with actions sampled from the agent's policy.
 
-    Runs under ``no_grad``: the update recomputes the forward pass, so no activations are kept here.
+    Runs under ``no_grad`` (not ``inference_mode``: the update reuses the observations and graphs with autograd)
+    and the agent's :meth:`~PixGRLAgent.inference_autocast`: the update recomputes the forward pass, so no
+    activations are kept here. The pixel graph is built from every state (``graph_every="step"``) or from the
+    rollout's first state and reused (``"episode"``). Nothing is read back to the host in the steps; the one
+    synchronisation is the check at the end whether every episode terminated (it decides the bootstrap).
     """
+    every_step = agent.config.graph_every == "step"
     obs_l, graphs, actions, rewards = [], [], [], []
-    for _ in range(n):
-        graph = agent.graph(obs)
-        logits, _ = agent.net(obs, graph)
-        action = sample_actions(logits)
+    graph = None
+    for t in range(n):
+        if every_step or t == 0:
+            graph = agent.graph(obs)
+        with agent.inference_autocast():
+            logits, _ = agent.net(obs, graph)
+        action = sample_actions(logits.float())
         next_obs, _, terminated, truncated, info = env.step(action)
         if not info["_reward_map"].all():
             raise RuntimeError("a sub-env autoreset inside a rollout: episodes must start together (env.reset())")
@@ -292,8 +351,9 @@ def collect(agent: PixGRLAgent, env: PixGRLVectorEnv, obs: Tensor, n: int, rewar
     if bool(ended.all()) and bool(terminated.all()):
         bootstrap = torch.zeros_like(rewards[-1])
     else:  # bootstrap from V(s_{t+n}) wherever the episode goes on (or was truncated, which is not terminal)
-        _, value = agent.net(obs, agent.graph(obs))
-        bootstrap = value * (~terminated).view(-1, 1, 1, 1)
+        with agent.inference_autocast():
+            _, value = agent.net(obs, agent.graph(obs) if every_step else graph)
+        bootstrap = value.float() * (~terminated).view(-1, 1, 1, 1)
     return Rollout(obs_l, graphs, actions, torch.stack(rewards), bootstrap, obs, terminated)
 
 

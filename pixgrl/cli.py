@@ -20,26 +20,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
+from agents.cli import parse_overrides  # KEY=VALUE options: JSON values where they parse, strings otherwise
 from pixgrl_env.config import ENV_PRESETS, EnvConfig
-
-
-def parse_overrides(items: list[str] | None, flag: str) -> dict[str, Any]:
-    """``["a=1", "b=x"]`` → ``{"a": 1, "b": "x"}`` (JSON values where they parse, strings otherwise)."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"pixgrl: {flag} expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def env_config_from_args(preset: str, overrides: list[str] | None, base: EnvConfig | None = None) -> EnvConfig:

@@ -44,16 +44,15 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from pixgrl_env.data.nifti import NORMALIZATIONS, VolumeInfo, _read_header
-
-_SUFFIXES = (".nii.gz", ".nii")
+from pixgrl_env.data.nifti import NORMALIZATIONS, VolumeInfo, read_header, read_volume
+from pixgrl_env.data.nifti.volume import NIFTI_SUFFIXES
 
 
 def _check_path(path: str | Path, name: str, must_exist: bool) -> Path:
     if not isinstance(path, (str, Path)) or not str(path):
         raise ValueError(f"{name} must be a file path, got {path!r}")
     p = Path(path).expanduser()
-    if not str(p.name).endswith(_SUFFIXES):
+    if not str(p.name).endswith(NIFTI_SUFFIXES):
         raise ValueError(f"{name} {str(p)!r} must be a NIfTI file ending in .nii or .nii.gz")
     if must_exist and not p.is_file():
         raise FileNotFoundError(f"{name} {str(p)!r} does not exist")
@@ -61,20 +60,10 @@ def _check_path(path: str | Path, name: str, must_exist: bool) -> Path:
 
 
 def _read(path: Path) -> tuple[Any, VolumeInfo, np.ndarray]:
-    """``(image, header facts, (X, Y, Z) float32 voxels)``; raises DataError naming the file."""
-    from pixgrl_env.data.base import DataError
-
-    info = _read_header(path)
-    img = nib.load(str(path))
-    try:
-        vol = np.asarray(img.get_fdata(dtype=np.float32, caching="unchanged"), dtype=np.float32)
-    except Exception as exc:
-        raise DataError(f"{path}: cannot read voxel data ({type(exc).__name__}: {exc})") from exc
-    vol = vol.reshape(info.shape)
-    bad = ~np.isfinite(vol)
-    if bad.any():
-        raise DataError(f"{path}: {int(bad.sum())} NaN/Inf voxel values")
-    return img, info, vol
+    """``(image, header facts, (X, Y, Z) float32 voxels)``, checked (gzip stream, finite values); DataError names
+    the file."""
+    info = read_header(path)
+    return nib.load(str(path)), info, read_volume(info)
 
 
 def window_scale(volume: np.ndarray, percentile: float, path: Any = "volume") -> float:

@@ -392,6 +392,70 @@ def test_malformed_data_raises_data_error_naming_the_file(tmp_path: Path, case: 
         NiftiPairDataset(root, eager=True, **kwargs)
 
 
+def _flip_bit(path: Path, offset: int, bit: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 1 << bit
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("where", [0.3, 0.5, 0.7, 0.9])
+def test_one_flipped_bit_in_the_gzip_data_raises(tmp_path: Path, where: float) -> None:
+    """nibabel never checks the gzip CRC: a flipped bit in the deflate data loads as different voxels."""
+    make_patient(tmp_path, "p", shape=(40, 40, 8))
+    path = tmp_path / "p" / "target.nii.gz"
+    size = path.stat().st_size
+    _flip_bit(path, int(10 + where * (size - 30)), 3)  # inside the deflate data: past the header, before the trailer
+    with pytest.raises(DataError, match=r"target\.nii\.gz: cannot read voxel data: the gzip stream is corrupt"):
+        NiftiPairDataset(tmp_path)[0]
+
+
+def test_cut_gzip_trailer_raises(tmp_path: Path) -> None:
+    make_patient(tmp_path, "p", shape=(40, 40, 8))
+    path = tmp_path / "p" / "input.nii.gz"
+    expected = nib.load(str(path)).get_fdata()
+    path.write_bytes(path.read_bytes()[:-8])  # the CRC-32 and length
+    np.testing.assert_array_equal(nib.load(str(path)).get_fdata(), expected)  # what nibabel alone accepts
+    with pytest.raises(DataError, match=r"input\.nii\.gz: cannot read voxel data: the gzip stream is truncated"):
+        NiftiPairDataset(tmp_path, eager=True)
+
+
+def test_gzip_stream_verified_once_per_file_until_it_changes(tmp_path: Path, monkeypatch) -> None:
+    from pixgrl_env.data.nifti import volume
+
+    make_patient(tmp_path, "p", shape=(8, 8, 3), tumor_mask=np.ones((8, 8, 3), np.uint8))
+    opened: list[str] = []
+    real = volume.gzip.GzipFile
+
+    def counting(path, *args, **kwargs):
+        opened.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(volume.gzip, "GzipFile", counting)
+    for _ in range(2):
+        ds = NiftiPairDataset(tmp_path)
+        for i in range(len(ds)):
+            ds[i]
+    assert sorted(opened) == ["input.nii.gz", "target.nii.gz", "tumor_mask.nii.gz"]
+    save(tmp_path / "p" / "target.nii.gz", np.full((8, 8, 3), 0.7, np.float32))  # a new file: verified again
+    NiftiPairDataset(tmp_path)[0]
+    assert sorted(opened) == ["input.nii.gz", "target.nii.gz", "target.nii.gz", "tumor_mask.nii.gz"]
+
+
+def test_float64_values_beyond_float32_say_overflow(tmp_path: Path) -> None:
+    make_patient(tmp_path, "p")
+    tgt = np.full((6, 5, 3), 0.5)
+    tgt[2, 2, 1] = 1e39
+    tgt[0, 0, 0] = -3e40
+    save(tmp_path / "p" / "target.nii.gz", tgt)
+    with pytest.raises(DataError, match=r"target\.nii\.gz: 2 voxel values overflow float32 \(largest magnitude "
+                                        r"3e\+40"):
+        NiftiPairDataset(tmp_path)[0]
+    tgt[1, 1, 1] = np.nan
+    save(tmp_path / "p" / "target.nii.gz", tgt)
+    with pytest.raises(DataError, match=r"2 voxel values overflow float32 .* and 1 NaN/Inf voxel values"):
+        NiftiPairDataset(tmp_path)[0]
+
+
 def test_bad_arguments_raise_value_error(tmp_path: Path) -> None:
     make_patient(tmp_path, "p")
     for kwargs in ({"normalization": "zscore"}, {"slices": "some"}, {"percentile": 0}, {"percentile": 101}):

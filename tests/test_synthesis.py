@@ -141,6 +141,16 @@ def test_errors_name_the_problem(tmp_path):
                           overwrite=False, progress=False)
 
 
+def test_corrupt_gzip_input_raises_naming_the_file(tmp_path):
+    data = bytearray((SAMPLE / "input.nii.gz").read_bytes())
+    data[len(data) // 2] ^= 0x10  # one flipped bit in the deflate data
+    (tmp_path / "bad.nii.gz").write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"bad\.nii\.gz: cannot read voxel data: the gzip stream is corrupt"):
+        synthesize_volume("identity", tmp_path / "bad.nii.gz", tmp_path / "out.nii.gz",
+                          normalization="independent", progress=False)
+    assert not (tmp_path / "out.nii.gz").exists()
+
+
 def test_cli(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="pixgrl")
     register_cli(parser.add_subparsers())

@@ -32,6 +32,7 @@ from typing import Any
 from agents.checkpoint import load_checkpoint
 from agents.run import CHECKPOINT
 from pixgrl_env.config import EnvConfig
+from pixgrl_env.config_base import constraint_of
 
 __all__ = ["config_arguments", "main", "parse_overrides", "parse_value"]
 
@@ -73,10 +74,12 @@ def config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
     docs = config_cls.field_docs() if hasattr(config_cls, "field_docs") else {}
     defaults = config_cls.field_defaults() if hasattr(config_cls, "field_defaults") else {}
     for f in dataclasses.fields(config_cls):
-        kind = {bool: _parse_bool, int: int, float: float, str: str}.get(hints[f.name], json.loads)
+        kind = {bool: _parse_bool, int: int, float: float, str: str}.get(hints[f.name])
+        choices = constraint_of(f).choices if kind is not None else None
         default = f" (default: {defaults[f.name]!r})" if f.name in defaults else ""
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=argparse.SUPPRESS,
-                            metavar=f.name.upper(), help=(docs.get(f.name, "") + default).replace("%", "%%"))
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind or json.loads, choices=choices,
+                            default=argparse.SUPPRESS, metavar=None if choices else f.name.upper(),
+                            help=(docs.get(f.name, "") + default).replace("%", "%%"))
 
 
 def main(trainer: ModuleType, argv: Sequence[str] | None = None,

@@ -51,7 +51,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass
 from typing import Any, ClassVar, TypeVar
 
-__all__ = ["BaseConfig", "Constraint", "check_int", "check_number", "param"]
+__all__ = ["BaseConfig", "Constraint", "check_int", "check_number", "constraint_of", "param"]
 
 C = TypeVar("C", bound="BaseConfig")
 Check = Callable[[str, Any], Any]
@@ -103,6 +103,11 @@ def param(default: Any = MISSING, *, factory: Callable[[], Any] | None = None, g
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata={_KEY: constraint})
     return dataclasses.field(default=default, metadata={_KEY: constraint})
+
+
+def constraint_of(field: dataclasses.Field[Any]) -> Constraint:
+    """The :class:`Constraint` a field was declared with (an empty one for a plain field)."""
+    return field.metadata.get(_KEY, Constraint())
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -230,7 +235,7 @@ def _scalar_check(scalar: Callable[[str, Any, Constraint], Any], constraint: Con
 @functools.cache
 def _checks(cls: type) -> tuple[tuple[str, Check], ...]:
     hints = typing.get_type_hints(cls)
-    return tuple((f.name, _checker(hints[f.name], f.metadata.get(_KEY, Constraint()), f"{cls.__qualname__}.{f.name}"))
+    return tuple((f.name, _checker(hints[f.name], constraint_of(f), f"{cls.__qualname__}.{f.name}"))
                  for f in dataclasses.fields(cls))
 
 

@@ -70,14 +70,13 @@ class Constraint:
     check: Check | None = None
 
     def bounds(self) -> str:
-        """The bounds in words: ``""``, ``">= 0"``, ``"in [0, 1]"``, ``"in (0, 1]"``…"""
-        low = (f"[{self.ge:g}", f">= {self.ge:g}") if self.ge is not None else \
-            (f"({self.gt:g}", f"> {self.gt:g}") if self.gt is not None else None
-        high = (f"{self.le:g}]", f"<= {self.le:g}") if self.le is not None else \
-            (f"{self.lt:g})", f"< {self.lt:g}") if self.lt is not None else None
-        if low and high:
-            return f"in {low[0]}, {high[0]}"
-        return (low or high or ("", ""))[1]
+        """The bounds in words: ``""``, ``">= 0"``, ``"< 1"``, ``"in [0, 1]"``, ``"in (0, 1]"``…"""
+        lower = ("[", ">=", self.ge) if self.ge is not None else ("(", ">", self.gt) if self.gt is not None else None
+        upper = ("]", "<=", self.le) if self.le is not None else (")", "<", self.lt) if self.lt is not None else None
+        if lower and upper:
+            return f"in {lower[0]}{lower[2]:g}, {upper[2]:g}{upper[0]}"
+        bound = lower or upper
+        return f"{bound[1]} {bound[2]:g}" if bound else ""
 
     def within(self, value: float) -> bool:
         return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
@@ -222,14 +221,10 @@ def _checker(annotation: Any, constraint: Constraint, where: str) -> Check:
         return sequence
     scalar = _SCALARS.get(origin or annotation)
     if scalar is not None:
-        return functools.partial(_scalar_check, scalar, constraint)
+        return lambda name, value: scalar(name, value, constraint)
     if annotation is Any:
         return lambda name, value: value
     raise TypeError(f"{where}: no check for the annotation {annotation!r}; pass param(check=...)")
-
-
-def _scalar_check(scalar: Callable[[str, Any, Constraint], Any], constraint: Constraint, name: str, value: Any) -> Any:
-    return scalar(name, value, constraint)
 
 
 @functools.cache

@@ -30,12 +30,18 @@ Default ``normalization`` and ``percentile``: those of the agent's training data
 ``dataset_kwargs``), else ``"joint"`` and 99.5 as in the datasets. Agents that need the target (the oracle) need
 ``target=``; agents conditioned on extra modalities (``"extra:<name>"``) need ``extra={name: path}`` (each windowed
 by its own percentile, like the dataset's extras). Runs on CPU or GPU (``device``); the same code on both.
+
+Output: the folder is checked for writing before any computation; an existing output is kept unless
+``overwrite=True`` (``--overwrite``); the file is written whole or not at all (a temporary file in the same folder,
+fsync'ed, then renamed over the output, as checkpoints are).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -90,7 +96,7 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
                       normalization: str | None = None, percentile: float | None = None,
                       target: str | Path | None = None, scale: float | None = None,
                       extra: Mapping[str, str | Path] | None = None, batch_size: int = 16, device: str = "auto",
-                      progress: bool = True, overwrite: bool = True) -> dict[str, Any]:
+                      progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
     """Synthesize an enhanced volume from a non-enhanced NIfTI volume (conventions: module docstring).
 
     Args:
@@ -98,6 +104,8 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
             (a checkpoint path or run folder, ``"identity"``, ``"oracle"``, ``"module:callable"``).
         input_path: The non-enhanced volume (``.nii`` / ``.nii.gz``; 2-D or 3-D).
         output_path: Where to write the synthesized volume (``.nii`` / ``.nii.gz``); parent folders are created.
+            The file is written whole or not at all (a temporary file in the same folder, fsync'ed, then renamed),
+            and the folder is checked for writing before any computation.
         normalization: ``"joint"``, ``"independent"`` or ``"none"``; default: the agent's training data's.
         percentile: Window percentile in (0, 100]; default: the agent's training data's, else 99.5.
         target: The registered enhanced volume: the scale of ``"joint"``, and the oracle's target.
@@ -106,7 +114,7 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
         batch_size: Slices per forward batch.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…; for spec-loaded agents.
         progress: Show a tqdm progress bar over slices.
-        overwrite: Replace an existing output file.
+        overwrite: Replace an existing output file (default: refuse, with :class:`FileExistsError`).
 
     Returns:
         A summary: paths, agent, normalization, percentile, ``scale``, shape, number of input voxels clipped
@@ -122,8 +130,7 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
     out_path = _check_path(output_path, "output_path", must_exist=False)
     if out_path.resolve() == in_path.resolve():
         raise ValueError(f"output_path {str(out_path)!r} is the input file; choose another path")
-    if out_path.exists() and not overwrite:
-        raise FileExistsError(f"output_path {str(out_path)!r} exists; pass overwrite=True to replace it")
+    check_output_path(out_path, overwrite, "output_path", "overwrite=True")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if normalization is not None and normalization not in NORMALIZATIONS:
@@ -217,8 +224,37 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
     }
 
 
+def check_output_path(path: Path, overwrite: bool, name: str, overwrite_hint: str) -> None:
+    """Check before any computation that ``path`` can be written: not an existing file unless ``overwrite``, not a
+    folder, and its nearest existing parent is a writable folder (not a file).
+
+    Args:
+        path: The output file.
+        overwrite: Whether an existing file may be replaced.
+        name: How the caller names the path in messages (``"output_path"``, ``"--output"``).
+        overwrite_hint: How the caller spells the permission to overwrite (``"overwrite=True"``, ``"--overwrite"``).
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
+        ValueError: ``path`` is a folder, or one of its parents is a file.
+        PermissionError: the folder that would hold ``path`` is not writable.
+    """
+    if path.is_dir():
+        raise ValueError(f"{name} {str(path)!r} is a folder; give a file name ending in .nii or .nii.gz")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{name} {str(path)!r} exists; pass {overwrite_hint} to replace it")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{name} {str(path)!r}: {str(parent)!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{name} {str(path)!r}: cannot write in the folder {str(parent)!r}")
+
+
 def _save_like(ref: Any, data: np.ndarray, path: Path, description: str) -> None:
-    """Save ``data`` (float32) with ``ref``'s affine, header, sform/qform codes and image class."""
+    """Save ``data`` (float32) with ``ref``'s affine, header, sform/qform codes and image class, atomically: to a
+    temporary file in the same folder, fsync'ed, then renamed over ``path`` (a crash leaves the old file or none)."""
     header = ref.header.copy()
     header.set_data_dtype(np.float32)
     out = type(ref)(data.astype(np.float32), ref.affine, header=header)
@@ -228,7 +264,16 @@ def _save_like(ref: Any, data: np.ndarray, path: Path, description: str) -> None
     out.header["cal_max"] = 0
     out.header.set_slope_inter(np.nan, np.nan)
     out.header["descrip"] = description.encode("ascii", "replace")[:79]
-    nib.save(out, str(path))
+    suffix = next(s for s in NIFTI_SUFFIXES if path.name.endswith(s))  # nibabel compresses by the file name
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp{suffix}")  # created with the umask's mode
+    try:
+        nib.save(out, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -263,18 +308,19 @@ def register_cli(subparsers: Any) -> None:
                    help="extra modality for 'extra:NAME' conditioning (repeatable)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default="auto")
-    p.add_argument("--no-overwrite", action="store_true", help="fail if the output exists")
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cli_synthesize)
 
 
 def _cli_synthesize(args: Any) -> int:
+    check_output_path(Path(args.output).expanduser(), args.overwrite, "--output", "--overwrite")
     info = synthesize_volume(args.agent, args.input, args.output, normalization=args.normalization,
                              percentile=args.percentile, target=args.target, scale=args.scale,
                              extra=dict(args.extra), batch_size=args.batch_size, device=args.device,
-                             progress=not args.quiet, overwrite=not args.no_overwrite)
+                             progress=not args.quiet, overwrite=args.overwrite)
     print(json.dumps(info, indent=1))
     return 0
 
 
-__all__ = ["register_cli", "synthesize_volume", "window_scale"]
+__all__ = ["check_output_path", "register_cli", "synthesize_volume", "window_scale"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -149,6 +150,73 @@ def test_corrupt_gzip_input_raises_naming_the_file(tmp_path):
         synthesize_volume("identity", tmp_path / "bad.nii.gz", tmp_path / "out.nii.gz",
                           normalization="independent", progress=False)
     assert not (tmp_path / "out.nii.gz").exists()
+
+
+def _synthesize(out, **kwargs):
+    return synthesize_volume("identity", SAMPLE / "input.nii.gz", out, normalization="independent", progress=False,
+                             **kwargs)
+
+
+def test_existing_output_is_kept_unless_overwrite(tmp_path):
+    out = tmp_path / "o.nii.gz"
+    out.write_bytes(b"previous result")
+    with pytest.raises(FileExistsError, match=r"o\.nii\.gz' exists; pass overwrite=True"):
+        _synthesize(out)
+    assert out.read_bytes() == b"previous result"
+    _synthesize(out, overwrite=True)
+    _same_geometry(SAMPLE / "input.nii.gz", out)
+
+
+def test_interrupted_write_leaves_the_previous_output(tmp_path, monkeypatch):
+    import pixgrl.synthesis as synthesis
+
+    out = tmp_path / "o.nii.gz"
+    _synthesize(out)
+    before = out.read_bytes()
+
+    def killed_mid_write(img, path):
+        with open(path, "wb") as f:
+            f.write(b"\x1f\x8b partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synthesis.nib, "save", killed_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        _synthesize(out, overwrite=True)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.nii.gz"]  # no temporary file left behind
+
+
+def test_unwritable_output_fails_before_the_computation(tmp_path, monkeypatch):
+    import pixgrl.synthesis as synthesis
+
+    def no_computation(*args, **kwargs):
+        raise AssertionError("the output should have been checked before the computation")
+
+    monkeypatch.setattr("pixgrl.evaluation.run_trajectory", no_computation)
+    (tmp_path / "a").write_text("a file")
+    with pytest.raises(ValueError, match=r"a/b\.nii\.gz'.*'.*a' is a file, not a folder"):
+        _synthesize(tmp_path / "a" / "b.nii.gz")
+    (tmp_path / "dir.nii.gz").mkdir()
+    with pytest.raises(ValueError, match=r"dir\.nii\.gz' is a folder"):
+        _synthesize(tmp_path / "dir.nii.gz", overwrite=True)
+    (tmp_path / "ro").mkdir()
+    monkeypatch.setattr(synthesis.os, "access", lambda path, mode: Path(path).name != "ro")
+    with pytest.raises(PermissionError, match=r"cannot write in the folder '.*ro'"):
+        _synthesize(tmp_path / "ro" / "deeper" / "o.nii.gz")
+
+
+def test_cli_refuses_to_overwrite_naming_the_flag(tmp_path):
+    parser = argparse.ArgumentParser(prog="pixgrl")
+    register_cli(parser.add_subparsers())
+    out = tmp_path / "o.nii.gz"
+    out.write_bytes(b"previous result")
+    argv = ["synthesize", "identity", "--input", str(SAMPLE / "input.nii.gz"), "--output", str(out),
+            "--normalization", "independent", "--quiet"]
+    args = parser.parse_args(argv)
+    with pytest.raises(FileExistsError, match=r"--output '.*o\.nii\.gz' exists; pass --overwrite to replace it"):
+        args.func(args)
+    args = parser.parse_args([*argv, "--overwrite"])
+    assert args.func(args) == 0 and out.read_bytes() != b"previous result"
 
 
 def test_cli(tmp_path, capsys):

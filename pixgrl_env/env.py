@@ -156,7 +156,8 @@ class PairSource:
     """The episodes' data: the configured split of the dataset, an LRU cache of loaded pairs, and crop sampling.
 
     Args:
-        config: The env config (dataset, split, fold, crop, conditioning, cache size).
+        config: The env config (dataset, split, fold, crop, conditioning, cache size; ``patch`` is checked against
+            the image size here, the only place that knows it).
         dataset: A ready :class:`~pixgrl_env.data.PairDataset` to use instead of ``config.dataset``; the split
             is still applied.
     """
@@ -176,6 +177,12 @@ class PairSource:
         if shape is None:
             raise ValueError("the dataset's images differ in size: set crop=<int> to train on fixed-size windows")
         self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        side = min(self.shape)
+        if config.lam > 0 and config.patch > side:
+            size = f"{self.shape[0]} × {self.shape[1]}"
+            window = f"crop={config.crop} windows" if config.crop is not None else f"dataset's {size} images"
+            raise ValueError(f"patch={config.patch} is larger than the {window}: the region reward's patch must be at "
+                             f"most {side} pixels (the shorter image side); set patch <= {side}")
         self._cache: OrderedDict[int, Pair] = OrderedDict()
 
     def __len__(self) -> int:

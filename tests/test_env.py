@@ -231,6 +231,18 @@ def test_bad_config_raises(field, value, match):
         PixGRLEnv(**{**TOY, field: value})
 
 
+@pytest.mark.parametrize("overrides, match", [
+    ({"patch": 64, "crop": 16}, r"patch=64 is larger than the crop=16 windows: .* at most 16 pixels .*patch <= 16"),
+    ({"patch": 33}, r"patch=33 is larger than the dataset's 32 × 32 images: .* at most 32 pixels"),
+])
+def test_patch_larger_than_the_image_raises(overrides, match):
+    for make in (lambda: PixGRLEnv(**{**TOY, **overrides}), lambda: PixGRLVectorEnv(2, **{**TOY, **overrides})):
+        with pytest.raises(ValueError, match=match):
+            make()
+    PixGRLEnv(**{**TOY, **overrides, "lam": 0.0})  # no region reward: the patch is unused
+    PixGRLEnv(**{**TOY, "patch": 32})  # the whole image is allowed
+
+
 def test_unknown_config_field_raises():
     with pytest.raises(TypeError, match="colour"):
         gym.make("PixGRL-v0", colour="red")

@@ -200,12 +200,18 @@ class PairSource:
                 self._cache.popitem(last=False)
         return pair
 
-    def sample(self, rng: np.random.Generator, index: int | None = None) -> EpisodeStart:
-        """Draw a pair (unless ``index`` is given) and a crop window from ``rng``: the env's only randomness."""
+    def sample(self, rng: np.random.Generator, index: int | None = None, name: str = "options['index']"
+               ) -> EpisodeStart:
+        """Draw a pair (unless ``index`` is given) and a crop window from ``rng``: the env's only randomness.
+
+        ``name`` is how error messages call ``index`` (the reset option it came from).
+        """
         if index is None:
             index = int(rng.integers(len(self.dataset)))
-        elif not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.dataset):
-            raise ValueError(f"options['index'] must be an int in [0, {len(self.dataset)}), got {index!r}")
+        elif (not isinstance(index, (int, np.integer)) or isinstance(index, (bool, np.bool_))
+              or not 0 <= index < len(self.dataset)):
+            raise ValueError(f"{name} must be a pair index, an int in [0, {len(self.dataset)}) (the split holds "
+                             f"{len(self.dataset)} pairs), got {index!r}")
         pair = self.pair(int(index))
         h, w = pair.shape
         ch, cw = self.shape
@@ -315,6 +321,23 @@ def check_actions(actions: Any, shape: tuple[int, ...], n_actions: int, device: 
     return a
 
 
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """``seed`` as a Python int (numpy integers are accepted), or None.
+
+    Raises:
+        TypeError: ``seed`` is not None or an integer (a float, a string, a bool...).
+        ValueError: ``seed`` is negative.
+    """
+    if seed is None:
+        return None
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_)):
+        raise TypeError(f"{name} must be None or an int >= 0 (numpy integers too), got {seed!r} "
+                        f"({type(seed).__name__})")
+    if seed < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {seed}")
+    return int(seed)
+
+
 def render_frame(original: np.ndarray, image: np.ndarray, target: np.ndarray, reward: np.ndarray) -> np.ndarray:
     """``(H, 4W, 3)`` uint8: input | current | target in grey, and the reward map (red > 0 > blue) side by side."""
     from matplotlib import colormaps
@@ -415,10 +438,12 @@ class PixGRLEnv(gym.Env[np.ndarray, np.ndarray]):
         return self.source.pair(self._batch.starts[0].index)  # type: ignore[union-attr]
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
+        super().reset(seed=check_seed(seed))
         options = options or {}
         if set(options) - {"index"}:
-            raise ValueError(f"unknown reset options {sorted(set(options) - {'index'})}; expected only 'index'")
+            raise ValueError(f"unknown reset options {sorted(set(options) - {'index'})}; PixGRLEnv.reset accepts only "
+                             f"'index' (a pair index in [0, {len(self.source)})); 'indices' and 'reset_mask' are "
+                             f"options of the native vector env (gymnasium.make_vec)")
         start = self.source.sample(self.np_random, options.get("index"))
         self._batch.load(np.array([0]), [start])
         self._started = True
@@ -495,8 +520,9 @@ class PixGRLVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, config: EnvConfig | str | dict[str, Any] | None = None,
                  output: str = "numpy", max_episode_steps: int | None = None, render_mode: str | None = None,
                  **overrides: Any):
-        if not isinstance(num_envs, int) or num_envs < 1:
+        if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, (bool, np.bool_)) or num_envs < 1:
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        num_envs = int(num_envs)
         limit_worker_threads()
         if output not in ("numpy", "torch"):
             raise ValueError(f"output must be 'numpy' or 'torch', got {output!r}")
@@ -522,15 +548,8 @@ class PixGRLVectorEnv(VectorEnv):
         self._last_reward: Tensor | None = None
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed if isinstance(seed, int) else None)
-        if seed is None:
-            seeds: list[int | None] = [None] * self.num_envs
-        elif isinstance(seed, int):
-            seeds = [seed + i for i in range(self.num_envs)]
-        else:
-            if len(seed) != self.num_envs:
-                raise ValueError(f"seed list has {len(seed)} entries, expected num_envs={self.num_envs}")
-            seeds = list(seed)
+        seeds = self._seeds(seed)
+        super().reset(seed=None if isinstance(seed, (list, tuple, np.ndarray)) else seeds[0])  # the base seed
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         if mask is None:
@@ -549,12 +568,14 @@ class PixGRLVectorEnv(VectorEnv):
                 self._rngs[i] = seeding.np_random(seeds[i])[0]
         indices = options.pop("indices", None)
         if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; expected 'reset_mask' and/or 'indices'")
+            raise ValueError(f"unknown reset options {sorted(options)}; the vector env accepts 'reset_mask' (a bool "
+                             f"array of shape ({self.num_envs},)) and 'indices' (one pair index per sub-env reset)")
         slots = np.flatnonzero(mask)
-        if indices is not None and len(indices) != len(slots):
-            raise ValueError(f"options['indices'] has {len(indices)} entries for {len(slots)} sub-envs being reset")
-        starts = [self.source.sample(self._rngs[i], None if indices is None else indices[k])
-                  for k, i in enumerate(slots)]
+        if indices is not None and (not isinstance(indices, (list, tuple, np.ndarray)) or len(indices) != len(slots)):
+            raise ValueError(f"options['indices'] must be a sequence of {len(slots)} pair indices (one per sub-env "
+                             f"being reset), got {indices!r}")
+        starts = [self.source.sample(self._rngs[i], None if indices is None else indices[k],
+                                     name=f"options['indices'][{k}]") for k, i in enumerate(slots)]
         self._batch.load(slots, starts)
         self._needs_reset[slots] = False
         self._last_reward = None
@@ -599,6 +620,19 @@ class PixGRLVectorEnv(VectorEnv):
             self._needs_reset = done
         obs = b.observe()
         return self._out(obs), self._out(rewards), self._flags(terminated), self._flags(truncated), infos
+
+    def _seeds(self, seed: Any) -> list[int | None]:
+        """One seed per sub-env from ``reset(seed=...)``: None, an int (sub-env ``i`` gets ``seed + i``) or a list."""
+        if isinstance(seed, (list, tuple, np.ndarray)):
+            if len(seed) != self.num_envs:
+                raise ValueError(f"seed list has {len(seed)} entries, expected num_envs={self.num_envs}")
+            return [check_seed(s, f"seed[{i}]") for i, s in enumerate(seed)]
+        try:
+            base = check_seed(seed)
+        except TypeError:
+            raise TypeError(f"seed must be None, an int >= 0 (sub-env i is seeded with seed + i) or a list of "
+                            f"num_envs={self.num_envs} such seeds, got {seed!r} ({type(seed).__name__})") from None
+        return [None if base is None else base + i for i in range(self.num_envs)]
 
     def _restart(self, slots: np.ndarray) -> None:
         self._batch.load(slots, [self.source.sample(self._rngs[i]) for i in slots])

@@ -243,6 +243,44 @@ def test_patch_larger_than_the_image_raises(overrides, match):
     PixGRLEnv(**{**TOY, "patch": 32})  # the whole image is allowed
 
 
+def test_numpy_integer_seeds_equal_python_ints():
+    for make in (lambda: PixGRLEnv(crop=16, **TOY), lambda: PixGRLVectorEnv(np.int64(2), crop=16, **TOY)):
+        a, b = make(), make()
+        np.testing.assert_array_equal(a.reset(seed=np.int64(3))[0], b.reset(seed=3)[0])
+    venv = PixGRLVectorEnv(2, crop=16, **TOY)
+    np.testing.assert_array_equal(venv.reset(seed=np.array([3, 4]))[0], PixGRLVectorEnv(2, crop=16, **TOY).reset(
+        seed=3)[0])
+
+
+@pytest.mark.parametrize("vector, kwargs, error, match", [
+    (False, {"seed": "abc"}, TypeError, r"seed must be None or an int >= 0 \(numpy integers too\), got 'abc' \(str\)"),
+    (False, {"seed": 1.5}, TypeError, r"seed must be None or an int >= 0 .*got 1\.5 \(float\)"),
+    (False, {"options": {"indices": [0]}}, ValueError,
+     r"unknown reset options \['indices'\]; PixGRLEnv\.reset accepts only 'index' .*native vector env"),
+    (False, {"options": {"index": 99}}, ValueError, r"options\['index'\] must be a pair index, an int in \[0, 12\)"),
+    (True, {"seed": "abc"}, TypeError, r"seed must be None, an int >= 0 \(sub-env i is seeded with seed \+ i\) or a "
+                                       r"list of num_envs=2 such seeds, got 'abc'"),
+    (True, {"seed": 1.5}, TypeError, r"seed must be None, an int >= 0 .*got 1\.5 \(float\)"),
+    (True, {"seed": -1}, ValueError, r"seed must be an int >= 0, got -1"),
+    (True, {"seed": [1, "x"]}, TypeError, r"seed\[1\] must be None or an int >= 0"),
+    (True, {"options": {"index": 0}}, ValueError,
+     r"unknown reset options \['index'\]; the vector env accepts 'reset_mask' .* and 'indices'"),
+    (True, {"options": {"indices": [0, 99]}}, ValueError,
+     r"options\['indices'\]\[1\] must be a pair index, an int in \[0, 12\)"),
+    (True, {"options": {"indices": 3}}, ValueError, r"options\['indices'\] must be a sequence of 2 pair indices"),
+])
+def test_bad_reset_arguments_say_what_is_allowed(vector, kwargs, error, match):
+    env = PixGRLVectorEnv(2, **TOY) if vector else PixGRLEnv(**TOY)
+    with pytest.raises(error, match=match):
+        env.reset(**kwargs)
+
+
+@pytest.mark.parametrize("num_envs", [0, -1, 1.5, True])
+def test_vector_env_num_envs_must_be_a_positive_int(num_envs):
+    with pytest.raises(ValueError, match=rf"num_envs must be an int >= 1, got {num_envs!r}"):
+        gym.make_vec("PixGRL-v0", num_envs=num_envs, **TOY)
+
+
 def test_unknown_config_field_raises():
     with pytest.raises(TypeError, match="colour"):
         gym.make("PixGRL-v0", colour="red")

@@ -6,7 +6,8 @@ A checkpoint is one ``torch.save`` file holding only tensors, numbers, strings, 
 - ``format``: ``"pixgrl-checkpoint-v1"``; ``agent``: the registry name of the agent (``"pixgrl"``, ``"dqn"``…);
 - ``step``: environment steps (or updates) done; ``config`` / ``env_config``: the resolved configs as JSON strings;
 - ``model`` (and ``target_model``, ``discriminator``… as an agent needs): ``state_dict`` s; ``optimizer``: likewise;
-- ``rng``: Python, numpy and torch RNG states (see :func:`capture_rng`).
+- ``rng``: Python, numpy and torch RNG states (see :func:`capture_rng`); trainers on :class:`agents.run.Run` also
+  write ``rng_ranks`` (every process's, in rank order) and ``world_size`` (the number of processes).
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ __all__ = ["Config", "PRESETS", "PixGRLAgent", "a2c_losses", "collect", "env_con
            "nstep_returns", "train", "update"]
 
 GRAPH_EVERY = ("step", "episode")
-INFERENCE_DTYPES = ("float32", "bfloat16")
+INFERENCE_DTYPES = ("float32", "bfloat16", "float16")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -143,8 +143,9 @@ class Config(BaseConfig):
     slic_threads: int = param(0, ge=0)
     """superpixel_method "skimage": threads running SLIC over a batch (one image per call); 0: min(8, CPUs)"""
     inference_dtype: str = param("float32", choices=INFERENCE_DTYPES)
-    """forward passes without gradient (rollouts, synthesis, evaluation) under autocast to this dtype: "bfloat16"
-    (tensor-core GPUs) or "float32"; updates always run in float32"""
+    """forward passes without gradient (rollouts, synthesis, evaluation) under autocast to this dtype: "float32"
+    (none), "bfloat16" or "float16" (tensor-core GPUs; greedy actions agree with float32 on about 99.2-99.6 % and
+    99.9 % of pixels); updates always run in float32"""
     channels_last: bool = False
     """keep the network's weights in channels-last memory format (faster cuDNN convolutions on tensor-core GPUs)"""
 

@@ -40,8 +40,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -52,6 +50,7 @@ import torch
 
 from pixgrl_env.data.nifti import NORMALIZATIONS, VolumeInfo, read_header, read_volume
 from pixgrl_env.data.nifti.volume import NIFTI_SUFFIXES
+from pixgrl.outputs import atomic_path, check_output
 
 
 def _check_path(path: str | Path, name: str, must_exist: bool) -> Path:
@@ -130,7 +129,7 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
     out_path = _check_path(output_path, "output_path", must_exist=False)
     if out_path.resolve() == in_path.resolve():
         raise ValueError(f"output_path {str(out_path)!r} is the input file; choose another path")
-    check_output_path(out_path, overwrite, "output_path", "overwrite=True")
+    check_output(out_path, "output_path", overwrite=overwrite)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if normalization is not None and normalization not in NORMALIZATIONS:
@@ -214,7 +213,6 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
     bar.close()
     result = (out.astype(np.float64) * s_in).astype(np.float32)
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     _save_like(img, result.reshape(img.shape), out_path, f"pixgrl synthesize {ra_name}")
     return {
         "input": str(in_path), "output": str(out_path), "target": str(target) if target is not None else None,
@@ -222,34 +220,6 @@ def synthesize_volume(agent: Any, input_path: str | Path, output_path: str | Pat
         "shape": list(img.shape), "n_slices": n_z, "batch_size": batch_size, "device": str(agent_dev),
         "n_clipped_high": int((vol > s_in).sum()), "n_clipped_low": int((vol < 0).sum()),
     }
-
-
-def check_output_path(path: Path, overwrite: bool, name: str, overwrite_hint: str) -> None:
-    """Check before any computation that ``path`` can be written: not an existing file unless ``overwrite``, not a
-    folder, and its nearest existing parent is a writable folder (not a file).
-
-    Args:
-        path: The output file.
-        overwrite: Whether an existing file may be replaced.
-        name: How the caller names the path in messages (``"output_path"``, ``"--output"``).
-        overwrite_hint: How the caller spells the permission to overwrite (``"overwrite=True"``, ``"--overwrite"``).
-
-    Raises:
-        FileExistsError: ``path`` exists and ``overwrite`` is False.
-        ValueError: ``path`` is a folder, or one of its parents is a file.
-        PermissionError: the folder that would hold ``path`` is not writable.
-    """
-    if path.is_dir():
-        raise ValueError(f"{name} {str(path)!r} is a folder; give a file name ending in .nii or .nii.gz")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{name} {str(path)!r} exists; pass {overwrite_hint} to replace it")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"{name} {str(path)!r}: {str(parent)!r} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"{name} {str(path)!r}: cannot write in the folder {str(parent)!r}")
 
 
 def _save_like(ref: Any, data: np.ndarray, path: Path, description: str) -> None:
@@ -264,16 +234,8 @@ def _save_like(ref: Any, data: np.ndarray, path: Path, description: str) -> None
     out.header["cal_max"] = 0
     out.header.set_slope_inter(np.nan, np.nan)
     out.header["descrip"] = description.encode("ascii", "replace")[:79]
-    suffix = next(s for s in NIFTI_SUFFIXES if path.name.endswith(s))  # nibabel compresses by the file name
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp{suffix}")  # created with the umask's mode
-    try:
+    with atomic_path(path) as tmp:  # nibabel compresses by the name, which keeps its .nii.gz
         nib.save(out, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -314,7 +276,7 @@ def register_cli(subparsers: Any) -> None:
 
 
 def _cli_synthesize(args: Any) -> int:
-    check_output_path(Path(args.output).expanduser(), args.overwrite, "--output", "--overwrite")
+    check_output(args.output, "--output", overwrite=args.overwrite, overwrite_hint="--overwrite")
     info = synthesize_volume(args.agent, args.input, args.output, normalization=args.normalization,
                              percentile=args.percentile, target=args.target, scale=args.scale,
                              extra=dict(args.extra), batch_size=args.batch_size, device=args.device,
@@ -323,4 +285,4 @@ def _cli_synthesize(args: Any) -> int:
     return 0
 
 
-__all__ = ["check_output_path", "register_cli", "synthesize_volume", "window_scale"]
+__all__ = ["register_cli", "synthesize_volume", "window_scale"]

@@ -187,7 +187,7 @@ def test_interrupted_write_leaves_the_previous_output(tmp_path, monkeypatch):
 
 
 def test_unwritable_output_fails_before_the_computation(tmp_path, monkeypatch):
-    import pixgrl.synthesis as synthesis
+    import pixgrl.outputs
 
     def no_computation(*args, **kwargs):
         raise AssertionError("the output should have been checked before the computation")
@@ -200,7 +200,7 @@ def test_unwritable_output_fails_before_the_computation(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"dir\.nii\.gz' is a folder"):
         _synthesize(tmp_path / "dir.nii.gz", overwrite=True)
     (tmp_path / "ro").mkdir()
-    monkeypatch.setattr(synthesis.os, "access", lambda path, mode: Path(path).name != "ro")
+    monkeypatch.setattr(pixgrl.outputs.os, "access", lambda path, mode: Path(path).name != "ro")  # we run as root
     with pytest.raises(PermissionError, match=r"cannot write in the folder '.*ro'"):
         _synthesize(tmp_path / "ro" / "deeper" / "o.nii.gz")
 

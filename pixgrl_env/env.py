@@ -321,6 +321,25 @@ def check_actions(actions: Any, shape: tuple[int, ...], n_actions: int, device: 
     return a
 
 
+def env_device(device: str) -> torch.device:
+    """The torch device of ``EnvConfig.device``, checked: a device name torch knows, and available here.
+
+    Raises:
+        ValueError: naming the field: not a device name (``"tpu"``), or a CUDA device this machine does not have.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device; expected e.g. 'cpu', 'cuda' or 'cuda:1'") from exc
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device={device!r} but CUDA is not available on this machine; use device='cpu'")
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"device={device!r} but this machine has {count} CUDA device(s): cuda:0..cuda:{count - 1}")
+    return dev
+
+
 def check_seed(seed: Any, name: str = "seed") -> int | None:
     """``seed`` as a Python int (numpy integers are accepted), or None.
 
@@ -421,8 +440,8 @@ class PixGRLEnv(gym.Env[np.ndarray, np.ndarray]):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
+        self.device = env_device(self.config.device)
         self.source = PairSource(self.config, dataset)
-        self.device = torch.device(self.config.device)
         self._batch = EpisodeBatch(self.config, self.source, 1, self.device)
         h, w = self.source.shape
         self.observation_space = spaces.Box(0.0, 1.0, (self.config.n_channels, h, w), np.float32)
@@ -535,7 +554,7 @@ class PixGRLVectorEnv(VectorEnv):
             {"next_step": "NextStep", "same_step": "SameStep"}[self.config.autoreset_mode])}
         self.num_envs, self.output, self.render_mode = num_envs, output, render_mode
         self.max_episode_steps = max_episode_steps
-        self.device = torch.device(self.config.device)
+        self.device = env_device(self.config.device)
         self.source = PairSource(self.config, dataset)
         self._batch = EpisodeBatch(self.config, self.source, num_envs, self.device)
         h, w = self.source.shape

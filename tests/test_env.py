@@ -281,6 +281,16 @@ def test_vector_env_num_envs_must_be_a_positive_int(num_envs):
         gym.make_vec("PixGRL-v0", num_envs=num_envs, **TOY)
 
 
+@pytest.mark.parametrize("device, match", [
+    ("tpu", r"device='tpu' is not a torch device; expected e\.g\. 'cpu', 'cuda' or 'cuda:1'"),
+    ("cuda:99", r"device='cuda:99' but (CUDA is not available on this machine|this machine has \d+ CUDA device)"),
+])
+def test_unusable_device_is_named(device, match):
+    for make in (lambda: PixGRLEnv(device=device, **TOY), lambda: PixGRLVectorEnv(2, device=device, **TOY)):
+        with pytest.raises(ValueError, match=match):
+            make()
+
+
 def test_unknown_config_field_raises():
     with pytest.raises(TypeError, match="colour"):
         gym.make("PixGRL-v0", colour="red")

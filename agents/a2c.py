@@ -128,7 +128,7 @@ class Config(BaseConfig):
     """write run_dir/checkpoint.pt every this many image-steps (and always at the end); 0: only at the end"""
     superpixel_area: int = param(64, ge=1)
     """graph backbone: target SLIC superpixel area in pixels (the paper: about 8 × 8)"""
-    slic_compactness: float = param(0.2, ge=0)
+    slic_compactness: float = param(0.2, gt=0)
     """graph backbone: SLIC compactness for [0, 1] images"""
     graph_sigma: float = param(1.5, gt=0)
     """graph backbone: σ of the Gaussian distance kernel G of eq. 2, in pixels"""

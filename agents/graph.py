@@ -41,6 +41,7 @@ __all__ = [
     "gaussian_kernel",
     "graph_weights",
     "neighbour_offsets",
+    "window_pairs",
 ]
 
 MODES = ("product", "literal")
@@ -131,7 +132,7 @@ def adjacency_weights(
     # Neighbours outside the image keep weight 0.
     adj = torch.zeros((n, kernel * kernel, h, w), dtype=work, device=dev)
     deg = torch.zeros((n, h, w), dtype=work, device=dev)
-    pairs = list(_pairs(kernel, h, w))
+    pairs = list(window_pairs(kernel, h, w))
     for k, (y, x), (y2, x2) in pairs:
         torch.where(labels[:, y, x] == labels[:, y2, x2], inside[k], cross[k], out=adj[:, k, y, x])
         deg[:, y, x] += adj[:, k, y, x]
@@ -143,9 +144,18 @@ def adjacency_weights(
     return adj.to(dtype)
 
 
-def _pairs(kernel: int, h: int, w: int) -> Iterator[tuple[int, tuple[slice, slice], tuple[slice, slice]]]:
-    """``(k, here, there)`` for each window offset ``k`` with in-image pairs: the ``(rows, cols)`` slices of the
-    pixels whose neighbour at offset ``k`` lies inside an ``h × w`` image, and of those neighbours."""
+def window_pairs(kernel: int, h: int, w: int) -> Iterator[tuple[int, tuple[slice, slice], tuple[slice, slice]]]:
+    """The in-image pixel pairs of every window offset, as slices: what shifted-view loops over a window iterate.
+
+    Args:
+        kernel: Odd window size.
+        h, w: Image size.
+
+    Yields:
+        ``(k, here, there)`` for each offset ``k`` (order of :func:`neighbour_offsets`) with any in-image pair:
+        ``here`` the ``(rows, cols)`` slices of the pixels whose neighbour at offset ``k`` lies inside the image,
+        ``there`` the slices of those neighbours.
+    """
     for k, (dy, dx) in enumerate(neighbour_offsets(kernel)):
         y0, y1, x0, x1 = max(0, -dy), h - max(0, dy), max(0, -dx), w - max(0, dx)
         if y0 < y1 and x0 < x1:

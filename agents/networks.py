@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from agents.graph import graph_weights
+from agents.graph import graph_weights, neighbour_offsets, window_pairs
 
 __all__ = [
     "BACKBONES",
@@ -54,22 +54,14 @@ def _window(n_weights: int) -> tuple[int, list[tuple[int, int]]]:
     kernel = round(n_weights**0.5)
     if kernel * kernel != n_weights or kernel % 2 == 0:
         raise ValueError(f"graph must have kernel**2 channels for an odd kernel, got {n_weights}")
-    r = kernel // 2
-    return r, [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
-
-
-def _span(d: int, size: int) -> tuple[int, int]:
-    """Range ``[a, b)`` of output positions whose neighbour at offset ``d`` lies inside ``[0, size)``."""
-    return max(0, -d), size - max(0, d)
+    return kernel // 2, neighbour_offsets(kernel)
 
 
 def _windows(offsets: list[tuple[int, int]], h: int, w: int, skip: int | None = None):
-    """For each offset ``k`` (except ``skip``) with any in-image pair: ``(k, here, there)``, the slices of the
-    output positions and of their neighbours at that offset."""
-    for k, (dy, dx) in enumerate(offsets):
-        (y0, y1), (x0, x1) = _span(dy, h), _span(dx, w)
-        if k != skip and y0 < y1 and x0 < x1:
-            yield k, (slice(y0, y1), slice(x0, x1)), (slice(y0 + dy, y1 + dy), slice(x0 + dx, x1 + dx))
+    """:func:`agents.graph.window_pairs` of the window of ``offsets``: ``(k, here, there)`` for each offset ``k``
+    (except ``skip``) with any in-image pair, the slices of the output positions and of their neighbours."""
+    kernel = round(len(offsets) ** 0.5)
+    return ((k, here, there) for k, here, there in window_pairs(kernel, h, w) if k != skip)
 
 
 class GraphAggregate(torch.autograd.Function):
@@ -243,7 +235,8 @@ class PixGRLNet(_PixelActorCritic):
         graph_channels: Width ``R`` of the graph convolutions.
         n_graph_layers: Number of graph convolutions.
         graph_kwargs: Keyword arguments of :func:`agents.graph.graph_weights`, used only when ``forward`` is
-            called without a graph (it is then built from channel 0 of ``obs`` with SLIC, on CPU).
+            called without a graph (it is then built from channel 0 of ``obs``, by default with torch SLIC on the
+            device of ``obs``).
     """
 
     needs_graph = True

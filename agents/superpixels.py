@@ -90,8 +90,8 @@ def slic_torch(
     centre that loses all its pixels keeps its place. The labels are finally renumbered ``0 .. n_i - 1`` per image
     in grid order. No connectivity clean-up (see the module docstring).
 
-    Cost: ``O(max_num_iter · 9 · N · H · W)`` elementwise work in a few dozen kernels; no host copy or
-    synchronisation, so it runs under ``torch.cuda.set_sync_debug_mode("error")`` and inside CUDA graphs.
+    Cost: ``O(max_num_iter · 9 · N · H · W)`` elementwise work, about 15 kernels per iteration; no host copy or
+    synchronisation, so it runs under ``torch.cuda.set_sync_debug_mode("error")``.
 
     Args:
         images: ``(N, 1, H, W)`` (or ``(N, H, W)``) float intensities, on any device. Each image is rescaled to

@@ -46,9 +46,12 @@ def machine() -> dict:
 def _benchmarks(quick: bool) -> dict:
     from bench_agent import bench_agent
     from bench_env import bench_env
+    from bench_graph import bench_graph
     from bench_graphconv import bench_graphconv
     from bench_phantom import bench_phantom
     from bench_rewards import bench_w1
+    from bench_superpixels import bench_superpixels
+    from bench_train_split import bench_train_split
 
     cuda = torch.cuda.is_available()
     runs = {
@@ -61,16 +64,27 @@ def _benchmarks(quick: bool) -> dict:
         "graphconv": lambda: {"cpu": bench_graphconv(),
                               **({"cuda": bench_graphconv(device="cuda")} if cuda else {})},
         "agent": lambda: {"cpu": bench_agent(device="cpu"), **({"cuda": bench_agent(device="cuda")} if cuda else {})},
+        "superpixels": lambda: bench_superpixels(slices=16 if quick else 32),
+        "graph": lambda: {"cpu": bench_graph(batch=16, size=256),
+                          **({"cuda": bench_graph(batch=64, size=256, device="cuda")} if cuda else {})},
+        "train_split": lambda: {"quick": bench_train_split("quick"),
+                                **({} if quick else {"paper": bench_train_split("paper", graph_every=("step",))}),
+                                **({"cuda_gpu": bench_train_split("gpu", "cuda")} if cuda else {})},
     }
     return runs
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="*", help="subset of: env w1 phantom graphconv agent")
+    parser.add_argument("--only", nargs="*",
+                        help="subset of: env w1 phantom graphconv agent superpixels graph train_split")
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/results/<cpu|cuda>.json)")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch intra-op threads (0: torch's default); 1 on a busy shared machine")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     runs = _benchmarks(args.quick)
     names = args.only or list(runs)
     unknown = set(names) - set(runs)

@@ -9,16 +9,13 @@ Tables (one row per agent, then a "Pix-GRL (paper)" reference row from :data:`~p
   sensitivity, specificity (and our 3-class accuracy, which the paper does not report).
 
 Cells are ``mean ± std`` over pairs (population std, NaN skipped); dataset-level metrics (PCC, diagnosis) are one
-number per agent. ``—`` marks a value that is undefined (NaN) or not reported by the paper.
+number per agent. ``—`` marks a value that is undefined (NaN) or not reported by the paper. Every agent row (Tables
+1–2, the leaderboard, cross-validation) states the agent's training budget (env steps, wall time, device:
+:func:`~pixgrl.evaluation.provenance.budget_text`). The report's header names the task and, when agents were
+evaluated on patients they trained on (``allow_train_patients``), says so before anything else.
 
-Figures (matplotlib's object API on the Agg canvas: no pyplot, no global backend change, no display needed):
-
-- ``examples.png``: per example pair, a row input | each agent | target and below it the absolute error
-  ``|image − target|`` of each (the input's error is the identity's);
-- ``ssim_distribution.png``: per-pair SSIM of each agent (whole slice, external and internal tumour regions),
-  violins with box plots;
-- ``step_curves.png``: mean SSIM and MSE to the target of s_0 … s_T for every agent whose trajectory has steps
-  (one-shot agents such as the U-Net have no intermediate states and are left out).
+Figures (``examples.png``, ``ssim_distribution.png``, ``step_curves.png``): :mod:`pixgrl.evaluation.figures`,
+re-exported here.
 """
 
 from __future__ import annotations
@@ -28,8 +25,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from pixgrl.evaluation.figures import plot_examples, plot_ssim_distribution, plot_step_curves, write_figures
+from pixgrl.evaluation.provenance import BUDGET_NOTE, budget_text
+from pixgrl.evaluation.results import as_float
 from pixgrl.metrics import PAPER_STD, PAPER_VALUES
 
 PAPER_ROW = "Pix-GRL (paper)"
@@ -61,25 +59,15 @@ _PERCENT = {"dice", "diag_acc_bm", "diag_sensitivity", "diag_specificity", "diag
 # ----------------------------------------------------------------------------------------------------------------
 # Formatting
 # ----------------------------------------------------------------------------------------------------------------
-def _num(v: Any) -> float:
-    if v is None:
-        return math.nan
-    if v == "inf":
-        return math.inf
-    if v == "-inf":
-        return -math.inf
-    return float(v)
-
-
 def fmt(mean: Any, std: Any = None, scale: float = 1.0, digits: int = 3) -> str:
     """``"0.812 ± 0.041"``; ``"—"`` for NaN/None, ``"∞"`` for inf; no ``±`` part when ``std`` is None/NaN."""
-    m = _num(mean)
+    m = as_float(mean)
     if math.isnan(m):
         return "—"
     if math.isinf(m):
         return "∞" if m > 0 else "−∞"
     text = f"{m * scale:.{digits}f}"
-    s = _num(std)
+    s = as_float(std)
     if not math.isnan(s):
         text += " ± ∞" if math.isinf(s) else f" ± {s * scale:.{digits}f}"
     return text
@@ -103,6 +91,13 @@ def paper_cell(metric: str, scale: float = 1.0, digits: int = 3) -> str:
     return fmt(PAPER_VALUES[metric], PAPER_STD.get(metric), scale, digits)
 
 
+def budget_cell(results: Mapping[str, Any], agent: str) -> str:
+    """The training budget of ``agent`` in ``results`` as one cell (``"none"`` for a reference agent)."""
+    info = results.get("agents", {}).get(agent, {})
+    reference = info.get("reference", info.get("agent") in ("identity", "oracle"))
+    return budget_text(info.get("budget"), bool(reference))
+
+
 def _row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
@@ -116,25 +111,28 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align_f
 def metrics_table(results: Mapping[str, Any], columns: Sequence[tuple[str, str, float, int]], *,
                   paper: bool = True, extra_rows: Sequence[Sequence[str]] = (),
                   count: str | None = None) -> str:
-    """A table with one row per agent of ``results`` over ``columns``, plus the paper's row.
+    """A table with one row per agent of ``results`` over ``columns``, its training budget, plus the paper's row.
 
     Args:
         results: A results dict of :func:`pixgrl.evaluation.evaluate`.
         columns: ``(metric, header, scale, digits)`` tuples, e.g. :data:`TABLE1`.
         paper: Append the "Pix-GRL (paper)" row.
-        extra_rows: Further ready-made rows (same number of cells) before the paper's row.
+        extra_rows: Further ready-made rows (same number of cells: the metrics, the budget, n) before the paper's
+            row.
         count: Metric whose ``n`` is shown in a last "n" column (None: no such column).
     """
-    header = ["Agent", *(h for _, h, _, _ in columns)] + (["n"] if count else [])
+    header = ["Agent", *(h for _, h, _, _ in columns), "Budget"] + (["n"] if count else [])
     rows = []
     for agent in results["agents"]:
-        r = [_agent_label(results, agent), *(cell(results, agent, m, s, d) for m, _, s, d in columns)]
+        r = [_agent_label(results, agent), *(cell(results, agent, m, s, d) for m, _, s, d in columns),
+             budget_cell(results, agent)]
         if count:
             r.append(str(results["aggregates"][agent].get(count, {}).get("n", "—")))
         rows.append(r)
     rows.extend(list(r) for r in extra_rows)
     if paper:
-        rows.append([f"*{PAPER_ROW}*", *(paper_cell(m, s, d) for m, _, s, d in columns)] + ([""] if count else []))
+        rows.append([f"*{PAPER_ROW}*", *(paper_cell(m, s, d) for m, _, s, d in columns), "—"]
+                    + ([""] if count else []))
     return markdown_table(header, rows)
 
 
@@ -157,16 +155,46 @@ def _agent_label(results: Mapping[str, Any], agent: str) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 # report.md
 # ----------------------------------------------------------------------------------------------------------------
+def _training_split_cell(info: Mapping[str, Any], check: Mapping[str, Any]) -> str:
+    ts = info.get("training_split")
+    if not ts:
+        return "none" if check.get("status") == "reference" else "unknown"
+    text = f"`{ts['dataset']}` {ts['split']}, fold {ts['fold']}/{ts['n_folds']}, seed {ts['split_seed']}"
+    if check.get("status") == "overlap":
+        text += f" (**{check['n_overlap']} evaluated patients**)"
+    return text
+
+
 def _agents_table(results: Mapping[str, Any]) -> str:
     rows = []
+    checks = (results.get("protocol") or {}).get("patients", {})
     for name, info in results["agents"].items():
         cfg = info.get("env_config") or {}
         factors = cfg.get("factors")
         rows.append([name, str(info.get("agent")), str(info.get("checkpoint") or info.get("spec")),
+                     str(info.get("task") or "unregistered"),
                      ", ".join(f"×{f:g}" for f in factors) if factors else "—",
                      str(cfg.get("episode_length", "—")), ", ".join(cfg.get("conditioning") or []) or "—",
-                     str(cfg.get("crop")) if cfg.get("crop") else "—"])
-    return markdown_table(["Agent", "Type", "Source", "Actions", "T", "Conditioning", "Train crop"], rows)
+                     str(cfg.get("crop")) if cfg.get("crop") else "—",
+                     _training_split_cell(info, checks.get(name, {})), budget_cell(results, name)])
+    return markdown_table(["Agent", "Type", "Source", "Task", "Actions", "T", "Conditioning", "Train crop",
+                           "Trained on", "Budget"], rows)
+
+
+def protocol_banner(results: Mapping[str, Any]) -> list[str]:
+    """The report header's statement about training patients: empty unless ``allow_train_patients`` was set."""
+    protocol = results.get("protocol") or {}
+    if not protocol.get("allow_train_patients"):
+        return []
+    overlapping = protocol.get("trained_on_evaluated_patients") or []
+    checks = protocol.get("patients", {})
+    if not overlapping:
+        return ["> **Evaluated with `--allow-train-patients`**: no agent was trained on the evaluated patients.", ""]
+    who = "; ".join(f"`{a}` on {checks.get(a, {}).get('n_overlap', '?')} of {checks.get(a, {}).get('n_evaluated', '?')}"
+                    for a in overlapping)
+    return [f"> **⚠ Evaluated on training patients (`--allow-train-patients`).** Agents trained on evaluated "
+            f"patients: {who}. Their scores include patients they were trained on: they measure fitting, not "
+            f"synthesis for unseen patients, and do not compare with held-out results.", ""]
 
 
 def _curves_table(results: Mapping[str, Any]) -> str:
@@ -187,9 +215,13 @@ def write_report(results: Mapping[str, Any], out_dir: str | Path, name: str = "r
     out.mkdir(parents=True, exist_ok=True)
     ds = results["dataset"]
     kw = ds.get("kwargs") or {}
+    task = results.get("task") or {}
     lines = [
         "# Pix-GRL evaluation report",
         "",
+        *protocol_banner(results),
+        *([f"- Task: **{task['description']}**" + (" (`--task`)" if task.get("requested") else "") + "."]
+          if task.get("description") else []),
         f"- Data: `{ds['name']}`{' ' + str(kw) if kw else ''} ({ds.get('repr', '')}), split **{ds['split']}**, "
         f"fold {ds['fold']} of {ds['n_folds']} (patient-level, split seed {ds['split_seed']}): "
         f"{ds['n_pairs']} pairs, {ds.get('n_tumor_pairs', '?')} with a tumour"
@@ -204,7 +236,7 @@ def write_report(results: Mapping[str, Any], out_dir: str | Path, name: str = "r
         "",
         _agents_table(results),
         "† needs the target image: a ceiling (best value each pixel can reach with the action set in T steps), "
-        "not a synthesis method.",
+        "not a synthesis method. " + BUDGET_NOTE,
         "",
         "## Table 1: image quality",
         "",
@@ -248,7 +280,7 @@ def _classifier_rows(results: Mapping[str, Any]) -> list[list[str]]:
     cells = []
     for m, _, s, d in TABLE2:
         cells.append(fmt(ceiling[m], None, s, d) if m in ceiling else "—")
-    return [["*real enhanced (classifier on targets)*", *cells, ""]]
+    return [["*real enhanced (classifier on targets)*", *cells, "—", ""]]
 
 
 def _method_notes(results: Mapping[str, Any]) -> list[str]:
@@ -295,18 +327,36 @@ def leaderboard_table(results: Mapping[str, Any], ranked: Sequence[tuple[str, fl
     """Markdown leaderboard from :func:`pixgrl.evaluation.rank` output."""
     scale, digits = (100.0, 2) if metric in _PERCENT else (1.0, 3)
     context = [m for m in ("ssim", "psnr", "nrmse") if m != metric]
+    checks = (results.get("protocol") or {}).get("patients", {})
     rows = []
     for i, (agent, mean, std, n) in enumerate(ranked, 1):
         info = results["agents"].get(agent, {})
+        check = checks.get(agent, {})
         note = "needs the target: ceiling" if info.get("needs_target") else (
             "input unchanged: floor" if info.get("agent") == "identity" else "")
+        if check.get("status") == "overlap":
+            note = f"⚠ trained on {check.get('n_overlap')} of the {check.get('n_evaluated')} evaluated patients"
+        elif check.get("status") == "unknown":
+            note = (note + "; " if note else "") + "training patients unknown"
         rows.append([str(i), agent, fmt(mean, std, scale, digits), str(n),
-                     *(cell(results, agent, m, 1.0, 2 if m == "psnr" else 3) for m in context), note])
+                     *(cell(results, agent, m, 1.0, 2 if m == "psnr" else 3) for m in context),
+                     budget_cell(results, agent), note])
     ds = results["dataset"]
+    task = (results.get("task") or {}).get("description")
     title = (f"Leaderboard by {metric} on `{ds['name']}` split {ds['split']}, fold {ds['fold']}/{ds['n_folds']} "
-             f"({ds['n_pairs']} pairs)\n\n")
+             f"({ds['n_pairs']} pairs)" + (f", task {task}" if task else "") + "\n\n"
+             + "\n".join(protocol_banner(results)) + ("\n" if protocol_banner(results) else ""))
     return title + markdown_table(["Rank", "Agent", metric + (" (%)" if metric in _PERCENT else ""), "n",
-                                   *context, "Note"], rows)
+                                   *context, "Budget", "Note"], rows) + f"\n{BUDGET_NOTE}\n"
+
+
+def cv_budget_cell(cv: Mapping[str, Any], agent: str) -> str:
+    """An agent's training budget over the folds of a cross-validation: one cell, or one per fold if they differ."""
+    budgets = (cv.get("budgets") or {}).get(agent)
+    if budgets is None:
+        return "n/a"
+    texts = ["none" if b is None else budget_text(b) for b in budgets]  # None: a reference agent
+    return texts[0] if len(set(texts)) == 1 else " / ".join(f"fold {f}: {t}" for f, t in zip(cv["folds"], texts))
 
 
 def cv_table(cv: Mapping[str, Any]) -> str:
@@ -314,15 +364,19 @@ def cv_table(cv: Mapping[str, Any]) -> str:
     combined = cv["combined"]
     parts = [f"# {cv['k']}-fold cross-validation\n",
              "Each cell: mean ± std over folds of the per-fold means (population std); folds "
-             f"{cv['folds']}.\n"]
+             f"{cv['folds']}. Each fold is scored by a model trained without that fold's patients.\n"]
+    if cv.get("allow_train_patients"):
+        parts.append("> **Evaluated with `--allow-train-patients`**: see each fold's report.md for the agents "
+                     "scored on patients they were trained on.\n")
     tables = (("Table 1: image quality", table1_columns(cv)), ("Table 2: segmentation and diagnosis", TABLE2))
     for title, cols in tables:
         rows = []
         for agent, mets in combined.items():
             rows.append([agent, *(fmt(mets[m]["mean"], mets[m]["std"], s, d) if m in mets else "—"
-                                  for m, _, s, d in cols)])
-        rows.append([f"*{PAPER_ROW}*", *(paper_cell(m, s, d) for m, _, s, d in cols)])
-        parts += [f"## {title}\n", markdown_table(["Agent", *(h for _, h, _, _ in cols)], rows)]
+                                  for m, _, s, d in cols), cv_budget_cell(cv, agent)])
+        rows.append([f"*{PAPER_ROW}*", *(paper_cell(m, s, d) for m, _, s, d in cols), "—"])
+        parts += [f"## {title}\n", markdown_table(["Agent", *(h for _, h, _, _ in cols), "Budget"], rows)]
+    parts.append(BUDGET_NOTE + "\n")
     rows = [[agent, *(fmt(v, None, 1, 3) for v in mets["ssim"]["folds"]), fmt(mets["ssim"]["mean"],
                                                                              mets["ssim"]["std"])]
             for agent, mets in combined.items() if "ssim" in mets]
@@ -342,135 +396,17 @@ def cv_leaderboard(cv: Mapping[str, Any], metric: str, lower_is_better: Any = ()
         raise ValueError(f"no agent has metric {metric!r}")
     items.sort(key=lambda x: (math.isnan(x[1]["mean"]), sign * x[1]["mean"] if not math.isnan(x[1]["mean"]) else 0))
     scale, digits = (100.0, 2) if metric in _PERCENT else (1.0, 3)
-    rows = [[str(i), a, fmt(v["mean"], v["std"], scale, digits), str(v["n_folds"])] for i, (a, v) in
-            enumerate(items, 1)]
+    rows = [[str(i), a, fmt(v["mean"], v["std"], scale, digits), str(v["n_folds"]), cv_budget_cell(cv, a)]
+            for i, (a, v) in enumerate(items, 1)]
     return (f"Leaderboard by {metric}, {cv['k']}-fold cross-validation\n\n"
-            + markdown_table(["Rank", "Agent", f"{metric} (mean ± std over folds)", "folds"], rows))
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Figures
-# ----------------------------------------------------------------------------------------------------------------
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def plot_examples(examples: Sequence[Mapping[str, Any]], agents: Sequence[str], path: str | Path) -> Path | None:
-    """Input | each agent | target, and the absolute error to the target under each image.
-
-    Args:
-        examples: Dicts with ``input``, ``target`` (``(H, W)`` arrays), ``synth`` (``{agent: (H, W)}``) and
-            ``source`` (a caption).
-        agents: Column order.
-        path: The PNG to write.
-
-    Returns:
-        ``path``, or None when there is no example.
-    """
-    from pixgrl.metrics import ssim
-
-    if not examples:
-        return None
-    cols = 2 + len(agents)
-    fig = _figure(1.9 * cols, 3.9 * len(examples))
-    axes = np.atleast_2d(fig.subplots(2 * len(examples), cols, squeeze=False))
-    for e, ex in enumerate(examples):
-        target = np.asarray(ex["target"], dtype=np.float64)
-        images = [("input", np.asarray(ex["input"]))] + [(a, np.asarray(ex["synth"][a])) for a in agents] + \
-                 [("target", target)]
-        errors = [np.abs(img.astype(np.float64) - target) for _, img in images[:-1]]
-        vmax = max(float(np.percentile(np.concatenate([x.ravel() for x in errors]), 99.5)), 1e-3)
-        im = None
-        for c, (name, img) in enumerate(images):
-            ax = axes[2 * e, c]
-            ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            title = name if name == "target" else f"{name}\nSSIM {ssim(img, target):.3f}"
-            ax.set_title(title, fontsize=8)
-            ax.set_axis_off()
-            err_ax = axes[2 * e + 1, c]
-            err_ax.set_axis_off()
-            if c < len(errors):
-                im = err_ax.imshow(errors[c], cmap="magma", vmin=0, vmax=vmax, interpolation="nearest")
-                err_ax.set_title(f"|{name} − target|", fontsize=7)
-        if im is not None:
-            fig.colorbar(im, ax=axes[2 * e + 1, -1], fraction=0.6, label="abs. error")
-        axes[2 * e, 0].text(0, -0.35, str(ex.get("source", "")), transform=axes[2 * e, 0].transAxes, fontsize=6,
-                            va="top")
-    fig.savefig(path, dpi=110)
-    return Path(path)
-
-
-def plot_ssim_distribution(rows: Sequence[Mapping[str, Any]], agents: Sequence[str], path: str | Path,
-                           metrics: Sequence[str] = ("ssim", "ext_ssim", "int_ssim")) -> Path:
-    """Violin + box plots of per-pair values of ``metrics`` for each agent."""
-    titles = {"ssim": "SSIM, whole slice", "ext_ssim": "SSIM, external tumour region",
-              "int_ssim": "SSIM, internal tumour region"}
-    fig = _figure(max(4.0, 1.1 * len(agents)) * len(metrics) * 0.8 + 1, 3.6)
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    for ax, metric in zip(axes, metrics):
-        data = []
-        for a in agents:
-            v = np.array([_num(r.get(metric)) for r in rows if r["agent"] == a], dtype=np.float64)
-            data.append(v[np.isfinite(v)])
-        pos = np.arange(1, len(agents) + 1)
-        violin = [(p, d) for p, d in zip(pos, data) if d.size >= 2 and np.ptp(d) > 0]
-        if violin:
-            parts = ax.violinplot([d for _, d in violin], positions=[p for p, _ in violin], showextrema=False)
-            for body in parts["bodies"]:
-                body.set_alpha(0.35)
-        nonempty = [(p, d) for p, d in zip(pos, data) if d.size]
-        if nonempty:
-            ax.boxplot([d for _, d in nonempty], positions=[p for p, _ in nonempty], widths=0.15,
-                       showfliers=True, flierprops={"markersize": 2})
-        ax.set_xticks(pos, agents, rotation=30, ha="right", fontsize=8)
-        ax.set_xlim(0.4, len(agents) + 0.6)
-        ax.set_title(titles.get(metric, metric), fontsize=9)
-        ax.grid(axis="y", alpha=0.3)
-    fig.savefig(path, dpi=110)
-    return Path(path)
-
-
-def plot_step_curves(curves: Mapping[str, Mapping[str, Sequence[float]]], path: str | Path) -> Path | None:
-    """Mean SSIM and MSE to the target versus step t for agents with at least two steps; None if there are none."""
-    stepped = {a: c for a, c in curves.items() if len(c["ssim"]) >= 3}
-    if not stepped:
-        return None
-    fig = _figure(9.0, 3.4)
-    ax_s, ax_m = fig.subplots(1, 2)
-    for agent, c in stepped.items():
-        t = np.arange(len(c["ssim"]))
-        ax_s.plot(t, [_num(v) for v in c["ssim"]], marker="o", ms=3, label=agent)
-        ax_m.plot(t, [_num(v) for v in c["mse"]], marker="o", ms=3, label=agent)
-    ax_s.set(xlabel="step t", ylabel="mean SSIM(s_t, target)", title="SSIM to the target")
-    ax_m.set(xlabel="step t", ylabel="mean MSE(s_t, target)", title="MSE to the target")
-    for ax in (ax_s, ax_m):
-        ax.grid(alpha=0.3)
-    ax_s.legend(fontsize=7)
-    fig.savefig(path, dpi=110)
-    return Path(path)
-
-
-def write_figures(results: Mapping[str, Any], out_dir: str | Path,
-                  examples: Sequence[Mapping[str, Any]] = ()) -> list[str]:
-    """Write every figure the results allow; return their file names (relative to ``out_dir``)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    agents = list(results["agents"])
-    written = []
-    if plot_examples(examples, agents, out / "examples.png") is not None:
-        written.append("examples.png")
-    plot_ssim_distribution(results["rows"], agents, out / "ssim_distribution.png")
-    written.append("ssim_distribution.png")
-    if plot_step_curves(results.get("curves", {}), out / "step_curves.png") is not None:
-        written.append("step_curves.png")
-    return written
+            + markdown_table(["Rank", "Agent", f"{metric} (mean ± std over folds)", "folds", "Budget"], rows)
+            + f"\n{BUDGET_NOTE}\n")
 
 
 __all__ = [
-    "CLEAN_NOTE", "PAPER_ROW", "TABLE1", "TABLE1_CLEAN", "TABLE2", "all_metrics_table", "cell", "cv_leaderboard",
-    "cv_table", "fmt", "has_clean_metrics", "leaderboard_table", "markdown_table", "metrics_table", "paper_cell",
+    "CLEAN_NOTE", "PAPER_ROW", "TABLE1", "TABLE1_CLEAN", "TABLE2", "all_metrics_table", "budget_cell", "cell",
+    "cv_budget_cell", "cv_leaderboard", "cv_table", "fmt", "has_clean_metrics", "leaderboard_table",
+    "markdown_table", "metrics_table", "paper_cell", "protocol_banner",
     "plot_examples", "plot_ssim_distribution", "plot_step_curves", "table1_columns", "write_figures",
     "write_report",
 ]

@@ -12,6 +12,11 @@ Each agent is an :class:`~agents.base.Agent` object (``{"name": agent}``) or a s
 Prefix a spec with ``label=`` to name it (``"ours=runs/a/checkpoint.pt"``); otherwise a checkpoint is named by its
 agent (``pixgrl``; ``pixgrl@<run folder>`` when two share a name). An agent acts in the task of its own
 ``env_config`` (action factors, episode length, conditioning channels), which a checkpoint stores.
+
+What each agent was trained on (:attr:`ResolvedAgent.trained_on`, the env config whose split names its training
+patients) is known for checkpoints, and for Agent objects and entry points whose ``env_config`` is their own (a split
+other than ``"all"``, a named dataset, and for an entry point not the config it was handed). Reference agents learn
+nothing and have no training split.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from typing import Any
 
 import torch
 
+from pixgrl.evaluation.provenance import checkpoint_budget, object_budget
 from pixgrl_env.config import EnvConfig
+from pixgrl_env.tasks import task_of
 
 #: Agents built without a checkpoint (by :mod:`baselines.reference`).
 BUILTIN_AGENTS: tuple[str, ...] = ("identity", "oracle")
@@ -44,6 +51,11 @@ class ResolvedAgent:
         spec: What the user passed (a spec string, or ``"<object>"``).
         checkpoint: The checkpoint file, if it came from one.
         config: The agent's resolved hyper-parameters (from the checkpoint), if known.
+        trained_on: The env config it was trained with (its dataset and patient-level split), if known; None for
+            reference agents and agents whose training data is unknown.
+        budget: Its training budget ``{"env_steps", "wall_time_s", "device", "source"}``
+            (:func:`~pixgrl.evaluation.provenance.checkpoint_budget`); None for reference agents.
+        phantom_version: The phantom generator version it was trained on, where its checkpoint records one.
     """
 
     name: str
@@ -51,6 +63,14 @@ class ResolvedAgent:
     spec: str
     checkpoint: str | None = None
     config: dict[str, Any] | None = None
+    trained_on: EnvConfig | None = None
+    budget: dict[str, Any] | None = None
+    phantom_version: str | None = None
+
+    @property
+    def is_reference(self) -> bool:
+        """Whether the agent is a reference (identity or oracle): nothing learned, no training data, no budget."""
+        return is_reference_agent(self.agent)
 
     @property
     def needs_target(self) -> bool:
@@ -58,12 +78,20 @@ class ResolvedAgent:
         return bool(getattr(self.agent, "needs_target", False))
 
     def describe(self) -> dict[str, Any]:
-        """JSON-ready description for ``results.json``: spec, registry name, class, checkpoint and configs."""
+        """JSON-ready description for ``results.json``: spec, registry name, class, checkpoint, configs, task id,
+        training budget, training split and phantom version."""
         cfg = getattr(self.agent, "env_config", None)
+        trained = self.trained_on
         return {
             "spec": self.spec, "agent": getattr(self.agent, "name", type(self.agent).__name__),
             "class": f"{type(self.agent).__module__}.{type(self.agent).__qualname__}",
-            "checkpoint": self.checkpoint, "needs_target": self.needs_target,
+            "checkpoint": self.checkpoint, "needs_target": self.needs_target, "reference": self.is_reference,
+            "task": task_of(cfg) if isinstance(cfg, EnvConfig) else None,
+            "budget": self.budget,
+            "training_split": None if trained is None else {
+                "dataset": trained.dataset, "dataset_kwargs": dict(trained.dataset_kwargs), "split": trained.split,
+                "fold": trained.fold, "n_folds": trained.n_folds, "split_seed": trained.split_seed},
+            "phantom_version": self.phantom_version,
             "env_config": cfg.to_dict() if hasattr(cfg, "to_dict") else None, "config": self.config,
         }
 
@@ -90,7 +118,32 @@ def is_agent(obj: Any) -> bool:
     return callable(getattr(obj, "trajectory", None)) and hasattr(obj, "env_config")
 
 
-def _call_entry_point(spec: str, device: torch.device, env_config: EnvConfig | None) -> Any:
+def is_reference_agent(agent: Any) -> bool:
+    """Whether ``agent`` is one of :mod:`baselines.reference`'s agents (identity, oracle), which learn nothing."""
+    try:
+        from baselines.reference import IdentityAgent, OracleAgent
+    except ImportError:
+        return False
+    return isinstance(agent, (IdentityAgent, OracleAgent))
+
+
+def own_training_config(agent: Any, handed: EnvConfig | None = None) -> EnvConfig | None:
+    """The env config ``agent`` (an Agent object) says it was trained with, or None when that is unknown.
+
+    Unknown: a reference agent, an ``env_config`` that is not an :class:`EnvConfig`, whose split is ``"all"`` or
+    whose dataset is ``"custom"`` (an object, not reproducible by name), or that equals ``handed`` (the config an
+    entry point was given: then it says nothing about the agent's training).
+    """
+    cfg = getattr(agent, "env_config", None)
+    if is_reference_agent(agent) or not isinstance(cfg, EnvConfig):
+        return None
+    if cfg.split == "all" or cfg.dataset == "custom" or (handed is not None and cfg == handed):
+        return None
+    return cfg
+
+
+def _call_entry_point(spec: str, device: torch.device, env_config: EnvConfig | None) -> tuple[Any, EnvConfig | None]:
+    """Call a ``module:callable`` spec; return the object and the env config it was handed (or None)."""
     module_name, attr = spec.split(":")
     try:
         module = importlib.import_module(module_name)
@@ -111,11 +164,12 @@ def _call_entry_point(spec: str, device: torch.device, env_config: EnvConfig | N
             kwargs["env_config"] = env_config
         elif params["env_config"].default is inspect.Parameter.empty:
             kwargs["env_config"] = EnvConfig()
-    return fn(**kwargs)
+    return fn(**kwargs), kwargs.get("env_config")
 
 
-def _split_label(spec: str) -> tuple[str | None, str]:
-    """``"ours=runs/a/checkpoint.pt"`` → ``("ours", "runs/a/checkpoint.pt")``; no label → ``(None, spec)``."""
+def split_label(spec: str) -> tuple[str | None, str]:
+    """A spec's ``label=`` prefix and body: ``"ours=runs/a/checkpoint.pt"`` → ``("ours", "runs/a/checkpoint.pt")``;
+    no label → ``(None, spec)``."""
     if "=" in spec:
         label, rest = spec.split("=", 1)
         if label and _LABEL.match(label) and rest:
@@ -137,7 +191,7 @@ def resolve_agent(spec: str, device: Any = "cpu", env_config: EnvConfig | None =
     from pixgrl.registry import agent_module
 
     dev = torch.device(device)
-    label, body = _split_label(spec.strip())
+    label, body = split_label(spec.strip())
     path = Path(body).expanduser()
     if body in BUILTIN_AGENTS:
         agent = build_reference_agent(body, env_config, dev)
@@ -145,18 +199,31 @@ def resolve_agent(spec: str, device: Any = "cpu", env_config: EnvConfig | None =
     if path.is_file():
         ckpt = load_checkpoint(path, map_location=dev)
         agent = agent_module(ckpt["agent"]).load(ckpt, dev)
-        return ResolvedAgent(label or ckpt["agent"], agent, spec, checkpoint=str(path), config=ckpt["config"])
+        reference = is_reference_agent(agent)
+        version = ckpt.get("phantom_version")
+        return ResolvedAgent(label or ckpt["agent"], agent, spec, checkpoint=str(path), config=ckpt["config"],
+                             trained_on=None if reference else agent.env_config,
+                             budget=None if reference else checkpoint_budget(ckpt),
+                             phantom_version=version if isinstance(version, str) else None)
     if path.is_dir() and (path / "checkpoint.pt").is_file():
         inner = resolve_agent(str(path / "checkpoint.pt"), dev, env_config)
         return dataclasses.replace(inner, name=label or inner.name, spec=spec)
     if _ENTRY_POINT.match(body):
-        agent = _call_entry_point(body, dev, env_config)
+        agent, handed = _call_entry_point(body, dev, env_config)
         if not is_agent(agent):
             raise TypeError(f"agent spec {spec!r} returned {type(agent).__name__}, not an Agent (an object with "
                             f"trajectory() and env_config; subclass agents.base.Agent)")
-        return ResolvedAgent(label or body.split(":")[1], agent, spec)
+        return from_object(label or body.split(":")[1], agent, spec, handed)
     raise ValueError(f"agent spec {spec!r} is neither an existing checkpoint file (or run folder holding "
                      f"checkpoint.pt), nor one of {BUILTIN_AGENTS}, nor a 'module:callable' entry point")
+
+
+def from_object(name: str, agent: Any, spec: str = "<object>", handed: EnvConfig | None = None) -> ResolvedAgent:
+    """A :class:`ResolvedAgent` for an Agent object: its training config where it states one
+    (:func:`own_training_config`), its ``budget`` attribute where it has one."""
+    reference = is_reference_agent(agent)
+    return ResolvedAgent(name, agent, spec, trained_on=own_training_config(agent, handed),
+                         budget=None if reference else object_budget(agent))
 
 
 def _unique(name: str, taken: set[str], hint: str | None) -> str:
@@ -177,7 +244,7 @@ def resolve_agents(agents: Mapping[str, Any] | Sequence[Any] | str, device: Any 
     """Resolve a dict ``{name: Agent or spec}`` or a list of specs/Agents into uniquely named agents, in order.
 
     Args:
-        agents: See :func:`evaluate`.
+        agents: See :func:`evaluate`; :class:`ResolvedAgent` items pass through as they are.
         device: Torch device for loaded agents (Agent objects keep their own device).
         env_config: The task for reference agents; default: the first checkpoint's env_config, else the paper's.
     """
@@ -197,13 +264,15 @@ def resolve_agents(agents: Mapping[str, Any] | Sequence[Any] | str, device: Any 
     deferred = []
     for i, (key, value) in enumerate(items):
         if isinstance(value, (str, Path)):
-            label, body = _split_label(str(value))
+            label, body = split_label(str(value))
             if body.strip() in BUILTIN_AGENTS:
                 deferred.append(i)
                 continue
             ra = resolve_agent(str(value), device, env_config)
+        elif isinstance(value, ResolvedAgent):
+            ra = dataclasses.replace(value)
         elif is_agent(value):
-            ra = ResolvedAgent(key or getattr(value, "name", type(value).__name__), value, "<object>")
+            ra = from_object(key or getattr(value, "name", type(value).__name__), value)
         else:
             raise TypeError(f"agent {key or i!r} must be an Agent or a spec string, got {type(value).__name__}")
         if key is not None:
@@ -231,4 +300,5 @@ def resolve_agents(agents: Mapping[str, Any] | Sequence[Any] | str, device: Any 
     return out
 
 
-__all__ = ["BUILTIN_AGENTS", "ResolvedAgent", "build_reference_agent", "is_agent", "resolve_agent", "resolve_agents"]
+__all__ = ["BUILTIN_AGENTS", "ResolvedAgent", "build_reference_agent", "from_object", "is_agent", "is_reference_agent",
+           "own_training_config", "resolve_agent", "resolve_agents", "split_label"]

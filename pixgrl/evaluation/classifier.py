@@ -22,8 +22,9 @@ def resolve_classifier(classifier: str | Path | M.LesionClassifier | None, datas
     """The classifier an evaluation of ``split`` uses.
 
     Args:
-        classifier: ``"fit"`` (fit on the train split of the same fold; on every pair when ``split="all"``), a saved
-            classifier JSON path, a fitted :class:`~pixgrl.metrics.LesionClassifier`, or None (no diagnosis).
+        classifier: ``"fit"`` (fit on the train split of the same fold, which the test and val splits are disjoint
+            from; on every pair when ``split="all"``), a saved classifier JSON path, a fitted
+            :class:`~pixgrl.metrics.LesionClassifier`, or None (no diagnosis).
         dataset: The whole dataset (before the split).
         split, fold, n_folds, split_seed: The evaluated split (:func:`~pixgrl_env.data.split_dataset`).
         max_pairs: Read at most this many training pairs to fit.
@@ -46,7 +47,7 @@ def resolve_classifier(classifier: str | Path | M.LesionClassifier | None, datas
     clf, info = fit_classifier(split_dataset(dataset, fit_split, fold, n_folds, split_seed), max_pairs=max_pairs,
                                progress=progress)
     notes = []
-    if split != "test":
+    if split in ("train", "trainval", "all"):  # test and val are disjoint from the train split
         notes.append(f"the lesion classifier was fitted on split={fit_split!r}, which overlaps the evaluated "
                      f"split={split!r}: diagnosis scores are optimistic")
     return clf, {"used": clf is not None, "source": f"fitted on split={fit_split!r} fold={fold}", **info}, notes

@@ -48,6 +48,17 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def as_float(v: Any) -> float:
+    """A metric value as read from ``results.json`` as a float: None → NaN, ``"inf"``/``"-inf"`` → ±inf."""
+    if v is None:
+        return math.nan
+    if v == "inf":
+        return math.inf
+    if v == "-inf":
+        return -math.inf
+    return float(v)
+
+
 def _from_json(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _from_json(v) for k, v in obj.items()}
@@ -119,4 +130,4 @@ def device_info(dev: torch.device) -> dict[str, Any]:
     return info
 
 
-__all__ = ["CV_FORMAT", "FORMAT", "device_info", "load_results", "to_jsonable", "versions", "write_json"]
+__all__ = ["CV_FORMAT", "FORMAT", "as_float", "device_info", "load_results", "to_jsonable", "versions", "write_json"]

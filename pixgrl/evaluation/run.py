@@ -5,8 +5,14 @@ What :func:`evaluate` does, in order (agents are resolved by :mod:`pixgrl.evalua
 1. **Data.** ``dataset`` is a :class:`~pixgrl_env.data.PairDataset`, a name for
    :func:`~pixgrl_env.data.make_dataset` (with ``dataset_kwargs``), or None: the dataset of the first checkpoint's
    env_config (else the phantom). The split is patient-level (:func:`~pixgrl_env.data.split_dataset` with
-   ``fold``, ``n_folds``, ``split_seed``). An agent trained on another dataset or split configuration gets a warning
-   in ``results["warnings"]``: test patients may then have been in its training set.
+   ``fold``, ``n_folds``, ``split_seed``; ``"val"`` is the fold after the test fold, carved from the training folds).
+   The settings used are printed (with ``progress``), and an agent trained on other dataset settings gets a warning
+   naming the differing keys.
+   **Training patients** (:mod:`pixgrl.evaluation.leakage`): an agent evaluated on patients it was trained on is
+   refused (:class:`~pixgrl.evaluation.leakage.LeakageError`) unless ``allow_train_patients=True``, which
+   ``results["protocol"]`` and the report's header then state. **Task** (:mod:`pixgrl.evaluation.provenance`):
+   every agent of one evaluation acts in the same task (``task=`` a registered id, or the trained agents' common
+   one); reference agents are built for it.
 2. **Whole images.** Evaluation always runs on whole slices: an agent's training ``crop`` is ignored (every agent
    of this package is fully convolutional). Pairs of equal shape are batched (``batch_size``); a dataset with mixed
    sizes simply gives smaller batches.
@@ -22,13 +28,16 @@ What :func:`evaluate` does, in order (agents are resolved by :mod:`pixgrl.evalua
    real test targets is reported as the ceiling row.
 5. **Per-step curves.** From :meth:`Agent.trajectory`, the mean SSIM and MSE to the target of s_0 … s_T.
 6. **Outputs** in ``out_dir``: ``results.json`` (:mod:`pixgrl.evaluation.results`), ``report.md``
-   (:mod:`pixgrl.report`) and PNG figures (``figures=True``).
+   (:mod:`pixgrl.report`) and PNG figures (``figures=True``, :mod:`pixgrl.evaluation.figures`).
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import math
+import sys
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,10 +48,14 @@ import torch
 from pixgrl import metrics as M
 from pixgrl.evaluation.agents import ResolvedAgent, resolve_agents
 from pixgrl.evaluation.classifier import diagnosis_truth, resolve_classifier
+from pixgrl.evaluation.figures import write_figures
+from pixgrl.evaluation.leakage import check_training_patients, evaluated_patients
+from pixgrl.evaluation.provenance import check_tasks, describe_task
 from pixgrl.evaluation.results import FORMAT, device_info, versions, write_json
 from pixgrl_env.config import check_int
 from pixgrl_env.data import LABELS, Pair, PairDataset, make_dataset, split_dataset
 from pixgrl_env.data.base import SPLITS, UNKNOWN_LABEL, Subset
+from pixgrl_env.tasks import task_config, task_of
 
 
 def _extra_for(agent: Any, pairs: Sequence[Pair]) -> torch.Tensor | None:
@@ -109,24 +122,6 @@ def _resolve_dataset(dataset: Any, dataset_kwargs: Mapping[str, Any] | None,
             name = "phantom"
     return make_dataset(name, **kwargs), name, kwargs
 
-
-def _split_warnings(agents: Sequence[ResolvedAgent], name: str, kwargs: dict[str, Any], split: str, fold: int,
-                    n_folds: int, split_seed: int) -> list[str]:
-    out = []
-    for ra in agents:
-        if not ra.checkpoint:
-            continue
-        cfg = ra.agent.env_config
-        trained = (cfg.dataset, cfg.dataset_kwargs, cfg.n_folds, cfg.split_seed, cfg.fold, cfg.split)
-        if cfg.dataset != name or dict(cfg.dataset_kwargs) != kwargs:
-            out.append(f"{ra.name}: trained on dataset {cfg.dataset!r} {cfg.dataset_kwargs}, evaluated on {name!r} "
-                       f"{kwargs}")
-        elif cfg.split == "all" or (cfg.n_folds, cfg.split_seed) != (n_folds, split_seed) or (
-                split in ("test", "all") and cfg.fold != fold) or split == "train":
-            out.append(f"{ra.name}: trained with split={trained[5]!r} fold={trained[4]} n_folds={trained[2]} "
-                       f"split_seed={trained[3]}; evaluated on split={split!r} fold={fold} n_folds={n_folds} "
-                       f"split_seed={split_seed}: evaluation pairs may have been seen in training")
-    return out
 
 #: Per-pair metrics of a row: always :data:`~pixgrl.metrics.METRIC_NAMES`, and the noise-free ones where the data has
 #: a noise-free target.
@@ -216,7 +211,8 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
              split_seed: int = 0, out_dir: str | Path | None = None, device: str = "auto",
              max_pairs: int | None = None, batch_size: int = 16, figures: bool = True, progress: bool = True,
              classifier: str | Path | M.LesionClassifier | None = "fit", classifier_max_pairs: int | None = None,
-             n_examples: int = 4, deterministic: bool = True, curves: bool = True) -> dict[str, Any]:
+             n_examples: int = 4, deterministic: bool = True, curves: bool = True, task: str | None = None,
+             allow_train_patients: bool = False) -> dict[str, Any]:
     """Run every agent over a split and compute the paper's metrics (the module docstring lists the steps).
 
     Args:
@@ -225,7 +221,8 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
         dataset: A :class:`~pixgrl_env.data.PairDataset`, a dataset name, or None (the first checkpoint's dataset,
             else ``"phantom"``).
         dataset_kwargs: Constructor arguments for a dataset name (e.g. ``{"size": 128}``, ``{"root": "data/"}``).
-        split: ``"test"`` (the held-out fold), ``"train"`` or ``"all"``.
+        split: One of :data:`~pixgrl_env.data.SPLITS`: ``"test"`` (the held-out fold), ``"val"`` (the validation
+            fold), ``"train"``, ``"trainval"`` or ``"all"``.
         fold, n_folds, split_seed: The patient-level split (:func:`~pixgrl_env.data.split_dataset`).
         out_dir: Where ``results.json``, ``report.md`` and the PNGs go; None writes nothing.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``…; used for spec-loaded
@@ -240,9 +237,17 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
         n_examples: Pairs shown in the example figure (pairs with a tumour first).
         deterministic: Greedy actions (True) or sampled ones.
         curves: Compute per-step SSIM/MSE curves from the trajectories.
+        task: A registered task id (:data:`pixgrl_env.tasks.TASKS`): reference agents are built for it and every
+            trained agent must have been trained on it. None: the trained agents' common task.
+        allow_train_patients: Evaluate agents on patients they were trained on instead of refusing; the overlap is
+            recorded in ``results["protocol"]`` and stated in the report's header.
 
     Returns:
         The results dict written to ``results.json`` (with floats, NaN and inf as Python floats).
+
+    Raises:
+        LeakageError: an agent was trained on evaluated patients (and ``allow_train_patients`` is False).
+        TaskMismatchError: the agents were trained on different tasks, or not on ``task``.
     """
     from tqdm.auto import tqdm
 
@@ -255,6 +260,8 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
     if fold >= n_folds:
         raise ValueError(f"fold must be in [0, n_folds={n_folds}), got {fold}")
     check_int("split_seed", split_seed, 0)
+    if not isinstance(allow_train_patients, bool):
+        raise TypeError(f"allow_train_patients must be a bool, got {allow_train_patients!r}")
     check_int("max_pairs", max_pairs, 1, allow_none=True)
     check_int("batch_size", batch_size, 1)
     check_int("n_examples", n_examples, 0)
@@ -267,14 +274,23 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
     if figures and out is None:
         figures = False
 
-    resolved = resolve_agents(agents, dev)
+    resolved = resolve_agents(agents, dev, task_config(task, crop=None) if task is not None else None)
+    task_cfg = check_tasks(resolved, task)
     full, ds_name, ds_kwargs = _resolve_dataset(dataset, dataset_kwargs, resolved)
     data = split_dataset(full, split, fold, n_folds, split_seed)
     n_total = len(data)
     if n_total == 0:
         raise ValueError(f"split {split!r} (fold {fold} of {n_folds}) of {full!r} holds no pairs")
     indices = list(range(n_total if max_pairs is None else min(max_pairs, n_total)))
-    notes = _split_warnings(resolved, ds_name, ds_kwargs, split, fold, n_folds, split_seed)
+    where = f"split={split!r}, fold={fold}, n_folds={n_folds}, split_seed={split_seed}"
+    if progress:
+        print(f"pixgrl evaluate: dataset={ds_name!r} {json.dumps(ds_kwargs, default=str)} ({full!r}), {where}: "
+              f"{len(indices)} pairs; task {describe_task(task_cfg)}", file=sys.stderr)
+    checks, notes = check_training_patients(resolved, full, ds_name, ds_kwargs, evaluated_patients(data, len(indices)),
+                                            where, allow_train_patients=allow_train_patients)
+    for check in checks.values():
+        if check.differing:
+            warnings.warn(check.note, UserWarning, stacklevel=2)
 
     clf, clf_info, clf_notes = resolve_classifier(classifier, full, split, fold, n_folds, split_seed,
                                                   max_pairs=classifier_max_pairs, progress=progress)
@@ -321,7 +337,15 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
         "dataset": {"name": ds_name, "kwargs": ds_kwargs, "repr": repr(full), "split": split, "fold": fold,
                     "n_folds": n_folds, "split_seed": split_seed, "n_pairs": len(indices),
                     "n_pairs_in_split": n_total,
-                    "n_tumor_pairs": int(sum(1 for r in results_of[resolved[0].name].rows if r["has_tumor"]))},
+                    "n_tumor_pairs": int(sum(1 for r in results_of[resolved[0].name].rows if r["has_tumor"])),
+                    "n_patients": checks[resolved[0].name].n_evaluated,
+                    "phantom_version": getattr(full, "version", None) if ds_name == "phantom" else None},
+        "task": {"id": task_of(task_cfg), "requested": task, "description": describe_task(task_cfg),
+                 "factors": list(task_cfg.factors), "episode_length": task_cfg.episode_length,
+                 "conditioning": list(task_cfg.conditioning)},
+        "protocol": {"allow_train_patients": bool(allow_train_patients),
+                     "trained_on_evaluated_patients": [a for a, c in checks.items() if c.status == "overlap"],
+                     "patients": {a: c.to_dict() for a, c in checks.items()}},
         "evaluation": {"whole_images": True, "deterministic": deterministic, "batch_size": batch_size,
                        "crop": "ignored: agents run on whole slices"},
         "agents": {ra.name: ra.describe() for ra in resolved},
@@ -345,7 +369,7 @@ def evaluate(agents: Mapping[str, Any] | Sequence[Any] | str, dataset: PairDatas
         out.mkdir(parents=True, exist_ok=True)
         if clf is not None and classifier == "fit":
             clf.save(out / "lesion_classifier.json")
-        results["figures"] = report.write_figures(results, out, examples) if figures else []
+        results["figures"] = write_figures(results, out, examples) if figures else []
         write_json(out / "results.json", results)
         report.write_report(results, out)
     return results

@@ -13,6 +13,7 @@ from pixgrl.evaluation.crossval import cross_validate
 from pixgrl.evaluation.ranking import LOWER_IS_BETTER, leaderboard
 from pixgrl.evaluation.run import evaluate
 from pixgrl_env.data.base import SPLITS
+from pixgrl_env.tasks import TASKS
 
 
 def parse_json_object(text: str) -> dict[str, Any]:
@@ -32,13 +33,19 @@ def register_cli(subparsers: Any) -> None:
         "evaluate", help="evaluate agents on a data split: results.json, report.md (Tables 1-2), figures",
         description="Evaluate agents on a patient-level split and write results.json, report.md and PNG figures. "
                     "AGENT is a checkpoint file or run folder, 'identity', 'oracle' or 'module:callable', "
-                    "optionally prefixed with 'label='. With --cv K, '{fold}' in an AGENT is replaced by the fold.")
+                    "optionally prefixed with 'label='. With --cv K, every AGENT but identity/oracle names one "
+                    "checkpoint per fold through '{fold}' (e.g. 'runs/cv/fold{fold}/checkpoint.pt'). Agents are "
+                    "refused on patients they were trained on (see --allow-train-patients).")
     p.add_argument("agents", nargs="+", metavar="AGENT", help="agents to evaluate")
     p.add_argument("--dataset", default=None, help="phantom | nifti | breast_dce | toy (default: the first "
                                                     "checkpoint's dataset, else phantom)")
     p.add_argument("--dataset-kwargs", type=parse_json_object, default=None,
                    help='dataset arguments as JSON, e.g. \'{"size": 128}\' or \'{"root": "data/"}\'')
-    p.add_argument("--split", default="test", choices=SPLITS)
+    p.add_argument("--task", default=None, choices=sorted(TASKS),
+                   help="the registered task evaluated: reference agents are built for it and every trained agent "
+                        "must have been trained on it (default: the trained agents' common task)")
+    p.add_argument("--split", default="test", choices=SPLITS,
+                   help="patient-level split: test (fold --fold), val (the next fold), train, trainval or all")
     p.add_argument("--fold", type=int, default=0)
     p.add_argument("--n-folds", type=int, default=5)
     p.add_argument("--split-seed", type=int, default=0)
@@ -48,7 +55,12 @@ def register_cli(subparsers: Any) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--leaderboard", action="store_true", help="also write leaderboard.md ranked by --metric")
     p.add_argument("--metric", default="ssim", help="metric for --leaderboard (default ssim)")
-    p.add_argument("--cv", type=int, default=None, metavar="K", help="K-fold cross-validation over patient folds")
+    p.add_argument("--cv", type=int, default=None, metavar="K",
+                   help="K-fold cross-validation over patient folds: each AGENT names one checkpoint per fold with "
+                        "'{fold}', trained with that fold")
+    p.add_argument("--allow-train-patients", action="store_true",
+                   help="evaluate agents on patients they were trained on instead of refusing (results.json and "
+                        "the report's header then say so)")
     p.add_argument("--no-figures", action="store_true")
     p.add_argument("--classifier", default="fit", help="'fit' (default), a classifier JSON, or 'none'")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -61,7 +73,8 @@ def _cli_evaluate(args: Any) -> int:
                          f"{args.fold} / --split {args.split}")
     kwargs = dict(dataset=args.dataset, dataset_kwargs=args.dataset_kwargs, device=args.device,
                   max_pairs=args.max_pairs, batch_size=args.batch_size, figures=not args.no_figures,
-                  classifier=None if args.classifier == "none" else args.classifier)
+                  classifier=None if args.classifier == "none" else args.classifier, task=args.task,
+                  allow_train_patients=args.allow_train_patients)
     out = Path(args.out)
     if args.cv is not None:
         cv = cross_validate(args.agents, args.cv, out_dir=out, split_seed=args.split_seed,

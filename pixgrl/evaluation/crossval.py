@@ -1,5 +1,10 @@
 """K-fold cross-validation over patient-level folds (``pixgrl evaluate --cv K``): per-fold evaluation, and the
 across-fold mean ± std of the per-fold means.
+
+Every fold is scored by a model that never saw its patients: either a ``train_fn`` trains one per fold, or the agent
+specs hold a ``{fold}`` template (``"runs/cv/fold{fold}/checkpoint.pt"``) that names one checkpoint per fold, each
+trained with that fold (its env_config's ``fold``, ``n_folds`` and ``split_seed`` are checked). A spec without the
+template (one model for every fold) is an error; reference agents (identity, oracle) need none.
 """
 
 from __future__ import annotations
@@ -12,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from pixgrl.evaluation.agents import is_agent
+from pixgrl.evaluation.agents import (
+    BUILTIN_AGENTS,
+    ResolvedAgent,
+    is_agent,
+    is_reference_agent,
+    resolve_agent,
+    split_label,
+)
 from pixgrl.evaluation.results import CV_FORMAT, versions, write_json
 from pixgrl.evaluation.run import evaluate
 from pixgrl_env.config import EnvConfig, check_int
@@ -100,9 +112,10 @@ def cross_validate(agents: AgentsForFold | Mapping[str, Any] | Sequence[Any] | s
     Args:
         agents: Either a ``train_fn(fold=f, n_folds=k, run_dir=Path | None)`` that trains on the TRAIN split of
             fold ``f`` and returns what :func:`evaluate` accepts (an Agent, a dict or a list of specs), or agent
-            specs as for :func:`evaluate`, in which ``"{fold}"`` is replaced by the fold index
-            (``"runs/fold{fold}/checkpoint.pt"``). A spec without ``{fold}`` (other than identity/oracle) uses the
-            same agent on every fold, which leaks training pairs into the test folds (flagged in warnings).
+            specs as for :func:`evaluate` in which ``"{fold}"`` is replaced by the fold index
+            (``"runs/cv/fold{fold}/checkpoint.pt"``, ``"Pix-GRL=runs/cv/fold{fold}"``): every spec but
+            ``"identity"``/``"oracle"`` must hold the template, and fold ``f``'s checkpoint must have been trained
+            with ``fold=f``, ``n_folds=k`` and ``split_seed``.
         k: Number of folds (>= 2).
         out_dir: Per-fold results go to ``out_dir/fold<f>/``; the combination to ``out_dir/cv.json`` and
             ``out_dir/cv.md``.
@@ -113,7 +126,12 @@ def cross_validate(agents: AgentsForFold | Mapping[str, Any] | Sequence[Any] | s
 
     Returns:
         ``{"format", "k", "folds", "per_fold": [{agent: {metric: mean}}...], "combined": combine_folds(...),
+        "budgets": {agent: [per-fold budget]}, "tasks": {agent: task id}, "allow_train_patients",
         "fold_results": [...]}``.
+
+    Raises:
+        ValueError: a spec without ``{fold}``, or a fold's checkpoint trained with another fold (or ``n_folds``,
+            ``split_seed``).
     """
     check_int("k", k, 2)
     fold_list = list(range(k)) if folds is None else [int(f) for f in folds]
@@ -123,15 +141,18 @@ def cross_validate(agents: AgentsForFold | Mapping[str, Any] | Sequence[Any] | s
         if key in evaluate_kwargs:
             raise ValueError(f"cross_validate sets {key!r} itself; do not pass it")
     out = Path(out_dir) if out_dir is not None else None
+    trains = callable(agents) and not isinstance(agents, (str, Mapping, Sequence))
+    if not trains:
+        _check_templates(agents, k)
     fold_results = []
     for f in fold_list:
         fold_dir = out / f"fold{f}" if out is not None else None
-        if callable(agents) and not isinstance(agents, (str, Mapping, Sequence)):
+        if trains:
             fold_agents = agents(fold=f, n_folds=k, run_dir=fold_dir)
             if is_agent(fold_agents):
                 fold_agents = {getattr(fold_agents, "name", "agent"): fold_agents}
         else:
-            fold_agents = _format_fold(agents, f)
+            fold_agents = _resolve_fold(agents, f, k, split_seed, evaluate_kwargs.get("device", "auto"))
         res = evaluate(fold_agents, split="test", fold=f, n_folds=k, split_seed=split_seed, out_dir=fold_dir,
                        progress=progress, **evaluate_kwargs)
         fold_results.append(res)
@@ -142,6 +163,9 @@ def cross_validate(agents: AgentsForFold | Mapping[str, Any] | Sequence[Any] | s
             m: v for m, v in r["dataset_metrics"][a].items()} for a in r["aggregates"]} for r in fold_results],
         "combined": combined,
         "fold_dirs": [str(out / f"fold{f}") if out is not None else None for f in fold_list],
+        "budgets": {a: [r["agents"][a].get("budget") for r in fold_results] for a in fold_results[0]["agents"]},
+        "tasks": {a: fold_results[0]["agents"][a].get("task") for a in fold_results[0]["agents"]},
+        "allow_train_patients": bool(evaluate_kwargs.get("allow_train_patients", False)),
         "warnings": [f"fold {f}: {w}" for f, r in zip(fold_list, fold_results) for w in r["warnings"]],
         "versions": versions(),
     }
@@ -154,15 +178,55 @@ def cross_validate(agents: AgentsForFold | Mapping[str, Any] | Sequence[Any] | s
     return cv
 
 
-def _format_fold(agents: Any, fold: int) -> Any:
-    def fmt(v: Any) -> Any:
-        return v.replace("{fold}", str(fold)) if isinstance(v, str) else v
-
-    if isinstance(agents, str):
-        return [fmt(agents)]
+def _items(agents: Any) -> list[tuple[str | None, Any]]:
+    if isinstance(agents, (str, Path)):
+        return [(None, str(agents))]
     if isinstance(agents, Mapping):
-        return {key: fmt(v) for key, v in agents.items()}
-    return [fmt(v) for v in agents]
+        return [(str(key), v) for key, v in agents.items()]
+    return [(None, v) for v in agents]
+
+
+def _check_templates(agents: Any, k: int) -> None:
+    """Every agent but the reference ones must be a spec with a ``{fold}`` template."""
+    for key, value in _items(agents):
+        if isinstance(value, (str, Path)):
+            body = split_label(str(value))[1].strip()
+            if body in BUILTIN_AGENTS or "{fold}" in body:
+                continue
+            raise ValueError(
+                f"cross-validation over {k} folds needs one model per fold, but agent {str(value)!r} names one "
+                f"model for every fold (it would be scored on the patients it was trained on): put '{{fold}}' in "
+                f"the path, e.g. 'runs/cv/fold{{fold}}/checkpoint.pt' or 'Pix-GRL=runs/cv/fold{{fold}}', with "
+                f"fold F's run trained on --env fold=F --env n_folds={k}")
+        if not is_reference_agent(value):
+            raise ValueError(f"cross-validation over {k} folds needs one model per fold, but agent "
+                             f"{key or type(value).__name__!r} is one Agent object: pass specs with a '{{fold}}' "
+                             f"template, or a train_fn(fold, n_folds, run_dir)")
+
+
+def _resolve_fold(agents: Any, fold: int, k: int, split_seed: int, device: Any) -> dict[str, Any] | list[Any]:
+    """Fold ``fold``'s agents: ``{fold}`` filled in, trained agents loaded and checked to be trained with this fold
+    (reference agents stay specs, built by :func:`evaluate` for the evaluated task)."""
+    from agents.training import resolve_device
+
+    dev = resolve_device(str(device))
+    resolved: list[tuple[str | None, Any]] = []
+    for key, value in _items(agents):
+        if not isinstance(value, (str, Path)) or split_label(str(value))[1].strip() in BUILTIN_AGENTS:
+            resolved.append((key, value))
+            continue
+        spec = str(value).replace("{fold}", str(fold))
+        ra: ResolvedAgent = resolve_agent(spec, dev)
+        cfg = ra.trained_on
+        if cfg is not None and (cfg.fold, cfg.n_folds, cfg.split_seed) != (fold, k, split_seed):
+            raise ValueError(
+                f"{ra.checkpoint or spec} fills fold {fold} of the {k}-fold cross-validation (split_seed "
+                f"{split_seed}), but it was trained with fold={cfg.fold}, n_folds={cfg.n_folds}, split_seed="
+                f"{cfg.split_seed} (split {cfg.split!r}): its held-out patients are not fold {fold}'s")
+        resolved.append((key, ra))
+    if isinstance(agents, Mapping):
+        return {str(key): v for key, v in resolved}
+    return [v for _, v in resolved]
 
 
 __all__ = ["AgentsForFold", "combine_folds", "cross_validate", "fold_trainer"]

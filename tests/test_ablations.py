@@ -106,6 +106,10 @@ def test_tiny_run_of_the_pixgrl_agent(tmp_path):
         assert f"| {name} |" in res["table"]
     assert [v["env_config"]["lam"] for v in res["variants"]] == [0.2, 1.0]
     assert "Oracle SSIM" not in res["table"]
+    for v in res["variants"]:  # trained on the train folds, evaluated on the test fold: the leakage check passes
+        assert v["patients"]["status"] == "no overlap" and v["patients"]["n_overlap"] == 0
+        assert v["budget"]["env_steps"] == 10  # from the variant's checkpoint
+    assert "| Budget |" in res["table"] and "10 env steps" in res["table"]
     again = A.run_ablation("table5-lambda", 10, tmp_path, **kwargs)
     assert all(v["resumed"] for v in again["variants"])
 

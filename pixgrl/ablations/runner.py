@@ -1,47 +1,19 @@
-"""The paper's ablations as named experiments: train every variant at a set budget, evaluate, one combined table.
+"""Running an ablation: build each variant's configs, train it, evaluate it on the held-out fold, one table.
 
-    >>> from pixgrl.ablations import run_ablation
-    >>> run_ablation("table5-lambda", budget=20_000, out_dir="ablations/lambda",
-    ...              dataset="phantom", dataset_kwargs={"size": 128})  # doctest: +SKIP
-
-Experiments (:data:`ABLATIONS`; the paper's numbers, where it gives them, go in the table's "paper" columns):
-
-- ``table3``: the backbone of the Pix-GRL agent (Table 3): graph (Pix-GRL), cnn, dilated, unet, fcn8s, resnet18,
-  set as the ``"pixgrl"`` agent's ``Config.backbone``.
-- ``table5-step``: the action step size ×±S, S in 1.5, 1.2, 1.1, 1.07, 1.05, 1.01 (``factors`` presets
-  ``stepS`` of :data:`~pixgrl_env.config.ACTION_PRESETS`).
-- ``table5-actions``: the number of actions, 3, 5 or 7 (presets ``n3``, ``n5``, ``n7``).
-- ``table5-lambda``: λ, the region reward weight, in 0.05, 0.1, 0.2, 0.3, 0.5, 1, 1.5 (the paper lists 0.3 in the
-  text but reports no number for it).
-- ``table5-patch``: the region reward's patch side, 2, 4, 8, 16, 32, 64.
-- ``fig16-reward``: pixel-level reward only (λ = 0), region-level only (pixel weight 0), dual (Fig. 16).
-- ``fig16-distance``: the region distance, Wasserstein-1 vs KL, JS and MSE (section 5.7).
-- ``episode-length``: T in 3, 5, 10, 20, an axis of this project: longer episodes lift the reachability cap of
-  the paper's action set (``docs/paper.md``, "Reachability").
-
-Every variant starts from the same base (the agent's ``preset`` Config and the paper's :class:`EnvConfig`, plus
-the user's overrides) and changes one setting. :func:`run_ablation` trains each at ``budget`` (the Config field
-``budget_field``, ``total_timesteps`` by default: image-steps), evaluates it on the held-out fold with
-:func:`pixgrl.evaluation.evaluate` (whole images), next to the oracle of its own task (the reachable ceiling,
-which changes with the action set and T), and writes ``ablation.md`` and ``ablation.json`` to ``out_dir``. A
-variant whose folder holds a checkpoint is resumed by its trainer (``resume=True``), so an interrupted ablation
-continues where it stopped. The lesion classifier of the diagnosis metrics is fitted once and shared.
-
-Budgets in the paper (80,000 epochs on 4 GPUs) are far beyond a CPU; small budgets rank variants only roughly.
+See :func:`run_ablation` and the package docstring (:mod:`pixgrl.ablations`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pixgrl_env.config import ACTION_PRESETS, ENV_PRESETS, EnvConfig
+from pixgrl.ablations.experiments import Variant, get_ablation
+from pixgrl_env.config import ENV_PRESETS, EnvConfig
 
 FORMAT = "pixgrl-ablation-v1"
 #: Names of the training-budget field in the agents' Configs, tried in order (a2c: ``total_steps``; RL baselines:
@@ -49,100 +21,9 @@ FORMAT = "pixgrl-ablation-v1"
 BUDGET_FIELDS: tuple[str, ...] = ("total_steps", "total_timesteps", "steps")
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One setting of an ablation.
-
-    Attributes:
-        name: Short id, also the variant's folder name.
-        label: What the setting is, for tables.
-        config: Overrides of the agent's Config (e.g. ``{"backbone": "unet"}``).
-        env: Overrides of the :class:`EnvConfig` (e.g. ``{"lam": 0.5}``).
-        paper: The paper's reported values for this setting, keyed like our metrics (e.g. ``{"ssim": 0.85}``).
-    """
-
-    name: str
-    label: str
-    config: Mapping[str, Any] = field(default_factory=dict)
-    env: Mapping[str, Any] = field(default_factory=dict)
-    paper: Mapping[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Ablation:
-    """A named experiment: one axis, its variants, and where the paper reports it."""
-
-    name: str
-    title: str
-    source: str
-    variants: tuple[Variant, ...]
-    agent: str = "pixgrl"
-
-    def variant(self, name: str) -> Variant:
-        for v in self.variants:
-            if v.name == name:
-                return v
-        raise ValueError(f"ablation {self.name!r} has no variant {name!r}; variants: {self.names}")
-
-    @property
-    def names(self) -> list[str]:
-        return [v.name for v in self.variants]
-
-
-def _step(s: str, ssim: float) -> Variant:
-    return Variant(f"step{s}", f"×±{s}", env={"factors": ACTION_PRESETS[f"step{s}"]}, paper={"ssim": ssim})
-
-
-_TABLE3_PAPER = {  # Table 3: SSIM (overall), Dice (segmentation), PCC (tumour size)
-    "graph": (0.85, 0.8362, 0.92), "fcn8s": (0.80, 0.7951, 0.89), "unet": (0.81, 0.7917, 0.88),
-    "resnet18": (0.82, 0.8005, 0.90), "dilated": (0.83, 0.8120, 0.90), "cnn": (0.77, 0.8014, 0.88),
-}
-_BACKBONE_LABELS = {"graph": "graph conv (Pix-GRL)", "cnn": "CNN", "dilated": "dilated CNN", "unet": "U-Net",
-                    "fcn8s": "FCN-8s", "resnet18": "ResNet-18"}
-
-#: Every named ablation.
-ABLATIONS: dict[str, Ablation] = {
-    "table3": Ablation("table3", "Backbone of the agent", "Table 3", tuple(
-        Variant(b, _BACKBONE_LABELS[b], config={"backbone": b},
-                paper=dict(zip(("ssim", "dice", "size_pcc"), _TABLE3_PAPER[b])))
-        for b in ("graph", "cnn", "dilated", "unet", "fcn8s", "resnet18"))),
-    "table5-step": Ablation("table5-step", "Action step size", "Table 5", tuple(
-        _step(s, v) for s, v in (("1.5", 0.69), ("1.2", 0.76), ("1.1", 0.75), ("1.07", 0.80), ("1.05", 0.85),
-                                 ("1.01", 0.55)))),
-    "table5-actions": Ablation("table5-actions", "Number of actions", "Table 5", tuple(
-        Variant(n, f"{len(ACTION_PRESETS[n])} actions: " + ", ".join(f"×{f:g}" for f in ACTION_PRESETS[n]),
-                env={"factors": ACTION_PRESETS[n]}, paper={"ssim": v})
-        for n, v in (("n3", 0.85), ("n5", 0.78), ("n7", 0.76)))),
-    "table5-lambda": Ablation("table5-lambda", "Region reward weight λ", "Table 5", tuple(
-        Variant(f"lam{lam:g}", f"λ = {lam:g}", env={"lam": lam}, paper={} if v is None else {"ssim": v})
-        for lam, v in ((0.05, 0.82), (0.1, 0.84), (0.2, 0.85), (0.3, None), (0.5, 0.78), (1.0, 0.77),
-                       (1.5, 0.77)))),
-    "table5-patch": Ablation("table5-patch", "Region reward patch size", "Table 5", tuple(
-        Variant(f"patch{p}", f"{p}×{p}", env={"patch": p}, paper={"ssim": v})
-        for p, v in ((2, 0.80), (4, 0.80), (8, 0.84), (16, 0.85), (32, 0.82), (64, 0.83)))),
-    "fig16-reward": Ablation("fig16-reward", "Pixel, region and dual rewards", "Fig. 16", (
-        Variant("pixel", "pixel-level only (λ = 0)", env={"lam": 0.0}),
-        Variant("region", "region-level only (pixel weight 0)", env={"pixel_weight": 0.0}),
-        Variant("dual", "dual (pixel + λ·region)", env={}),
-    )),
-    "fig16-distance": Ablation("fig16-distance", "Region reward distance", "section 5.7 (Fig. 16)", tuple(
-        Variant(d, label, env={"distance": d}) for d, label in (
-            ("wasserstein", "Wasserstein-1"), ("kl", "KL divergence"), ("js", "Jensen-Shannon"), ("mse", "MSE")))),
-    "episode-length": Ablation("episode-length", "Episode length T", "this project (reachability)", tuple(
-        Variant(f"T{t}", f"T = {t}", env={"episode_length": t}) for t in (3, 5, 10, 20))),
-}
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Building the runs
 # ----------------------------------------------------------------------------------------------------------------
-def get_ablation(name: str) -> Ablation:
-    """The ablation ``name`` of :data:`ABLATIONS`."""
-    if name not in ABLATIONS:
-        raise ValueError(f"unknown ablation {name!r}; expected one of {sorted(ABLATIONS)}")
-    return ABLATIONS[name]
-
-
 def _config_fields(config_cls: Any) -> set[str]:
     return {f.name for f in dataclasses.fields(config_cls)} if dataclasses.is_dataclass(config_cls) else set()
 
@@ -287,6 +168,7 @@ def run_ablation(name: str, budget: int, out_dir: str | Path, *, variants: Seque
     from agents.training import resolve_device
     from pixgrl_env.data import make_dataset, split_dataset
     from pixgrl.evaluation import build_reference_agent, evaluate, fit_classifier, versions, write_json
+    from pixgrl.evaluation.agents import from_object
 
     ablation = get_ablation(name)
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
@@ -334,7 +216,7 @@ def run_ablation(name: str, budget: int, out_dir: str | Path, *, variants: Seque
         t0 = time.perf_counter()
         trained = train(v, cfg, env_cfg, run_dir, resume and had_ckpt)
         train_s = time.perf_counter() - t0
-        agents: dict[str, Any] = {v.name: trained}
+        agents: dict[str, Any] = {v.name: _with_budget(from_object(v.name, trained), run_dir)}
         if with_oracle:
             agents["oracle"] = build_reference_agent("oracle", env_cfg.replace(crop=None), dev)
         res = evaluate(agents, dataset, dataset_kwargs=ds_kwargs, split="test", fold=fold, n_folds=n_folds,
@@ -349,6 +231,8 @@ def run_ablation(name: str, budget: int, out_dir: str | Path, *, variants: Seque
             "aggregates": res["aggregates"][v.name], "dataset_metrics": res["dataset_metrics"][v.name],
             "oracle": ({m: res["aggregates"]["oracle"][m] for m in ("ssim", "psnr", "nrmse")}
                        if with_oracle else None),
+            "budget": res["agents"][v.name]["budget"],
+            "patients": res["protocol"]["patients"][v.name],
             "curve": res["curves"].get(v.name), "warnings": res["warnings"],
         })
     result = {
@@ -362,6 +246,18 @@ def run_ablation(name: str, budget: int, out_dir: str | Path, *, variants: Seque
     write_json(out / "ablation.json", result)
     (out / "ablation.md").write_text(result["table"], encoding="utf-8")
     return result
+
+
+def _with_budget(resolved: Any, run_dir: Path) -> Any:
+    """``resolved`` with the budget of ``run_dir/checkpoint.pt`` when the trainer wrote one and the agent object
+    carries none."""
+    from agents.checkpoint import load_checkpoint
+    from pixgrl.evaluation import checkpoint_budget
+
+    ckpt_path = run_dir / "checkpoint.pt"
+    if resolved.budget and resolved.budget.get("source") is None and ckpt_path.is_file():
+        resolved.budget = checkpoint_budget(load_checkpoint(ckpt_path))
+    return resolved
 
 
 def _maybe_config(agent: str, v: Variant, budget: int, preset: str | None, overrides: Any, budget_field: str,
@@ -391,6 +287,7 @@ _TABLE_METRICS: tuple[tuple[str, str, float, int], ...] = (
 
 def ablation_table(result: Mapping[str, Any]) -> str:
     """The combined Markdown table of :func:`run_ablation`'s result: one row per variant."""
+    from pixgrl.evaluation.provenance import BUDGET_NOTE, budget_text
     from pixgrl.report import fmt, markdown_table
 
     entries = result["variants"]
@@ -399,7 +296,7 @@ def ablation_table(result: Mapping[str, Any]) -> str:
     header = ["Variant", "Setting", *(h for _, h, _, _ in _TABLE_METRICS)]
     header += ["Oracle SSIM"] if with_oracle else []
     header += [f"Paper {dict((m, h) for m, h, _, _ in _TABLE_METRICS)[m]}" for m in paper_keys]
-    header += ["Train (s)"]
+    header += ["Budget", "Train (s)"]
     rows = []
     for e in entries:
         row = [e["name"], e["label"]]
@@ -413,7 +310,7 @@ def ablation_table(result: Mapping[str, Any]) -> str:
             row.append(fmt(o["mean"], None, 1, 3) if o else "—")
         scales = {m: (s, d) for m, _, s, d in _TABLE_METRICS}
         row += [fmt(e["paper"].get(m, math.nan), None, *scales[m]) for m in paper_keys]
-        row.append(f"{e['train_seconds']:.0f}")
+        row += [budget_text(e.get("budget")), f"{e['train_seconds']:.0f}"]
         rows.append(row)
     ds = result["dataset"]
     head = (f"# Ablation `{result['name']}`: {result['title']} ({result['source']})\n\n"
@@ -423,90 +320,10 @@ def ablation_table(result: Mapping[str, Any]) -> str:
             "Mean ± std over test pairs."
             + (" Oracle SSIM: the best the variant's action set can reach in T steps." if with_oracle else "")
             + (" Paper columns: the paper's reported value for that setting (trained far longer)." if paper_keys
-               else "") + "\n\n")
-    return head + markdown_table(header, rows)
+               else "")
+            + " Train (s): the wall time this run spent training the variant (less when it resumed one).\n\n")
+    return head + markdown_table(header, rows) + f"\n{BUDGET_NOTE}\n"
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# CLI
-# ----------------------------------------------------------------------------------------------------------------
-def _json_dict(text: str) -> dict[str, Any]:
-    from pixgrl.evaluation import parse_json_object as parse
-
-    return parse(text)
-
-
-def list_ablations() -> str:
-    """Every ablation and its variants, as text."""
-    lines = []
-    for a in ABLATIONS.values():
-        lines.append(f"{a.name}: {a.title} ({a.source})")
-        for v in a.variants:
-            changes = {**v.config, **v.env}
-            paper = f"  paper {v.paper}" if v.paper else ""
-            lines.append(f"  {v.name:<12} {v.label:<40} {json.dumps(changes)}{paper}")
-    return "\n".join(lines)
-
-
-def register_cli(subparsers: Any) -> None:
-    """Add ``pixgrl ablate`` to an argparse ``subparsers``."""
-    p = subparsers.add_parser(
-        "ablate", help="run one of the paper's ablations: train each variant, evaluate, one combined table",
-        description="Train every variant of an ablation at a budget, evaluate it on the held-out fold, and write "
-                    "ablation.md / ablation.json. Use --list to see the ablations and their variants.")
-    p.add_argument("name", nargs="?", choices=sorted(ABLATIONS), help="the ablation")
-    p.add_argument("--list", action="store_true", help="list the ablations and their variants, then exit")
-    p.add_argument("--budget", type=int, help="training budget per variant (the Config's total_timesteps)")
-    p.add_argument("--out", help="output folder")
-    p.add_argument("--variants", default=None, help="comma-separated subset of variant names")
-    p.add_argument("--agent", default=None, help="registry name of the agent to train (default pixgrl)")
-    p.add_argument("--preset", default="quick", help="agent Config preset (default quick; 'none' for defaults)")
-    p.add_argument("--config-overrides", type=_json_dict, default=None, help="agent Config overrides as JSON")
-    p.add_argument("--env-preset", default=None,
-                   help="base EnvConfig preset (default: the env the agent preset is meant for, else paper)")
-    p.add_argument("--env-overrides", type=_json_dict, default=None, help="EnvConfig overrides as JSON")
-    p.add_argument("--dataset", default=None, help="default: the base env config's (phantom)")
-    p.add_argument("--dataset-kwargs", type=_json_dict, default=None)
-    p.add_argument("--fold", type=int, default=0)
-    p.add_argument("--n-folds", type=int, default=5)
-    p.add_argument("--max-pairs", type=int, default=None, help="evaluate on at most N test pairs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--no-oracle", action="store_true", help="do not evaluate each variant's oracle")
-    p.add_argument("--no-resume", action="store_true", help="retrain variants that have a checkpoint")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=_cli_ablate)
-
-
-def _cli_ablate(args: Any) -> int:
-    import sys
-
-    if args.list:
-        print(list_ablations())
-        return 0
-    missing = [flag for flag, value in (("NAME", args.name), ("--budget", args.budget), ("--out", args.out))
-               if value is None]
-    if missing:
-        print(f"pixgrl ablate: missing {', '.join(missing)} (see --help, or --list)", file=sys.stderr)
-        return 2
-    agent = args.agent or get_ablation(args.name).agent
-    preset = None if args.preset == "none" else args.preset
-    base = EnvConfig.preset(args.env_preset) if args.env_preset else base_env_config(agent, preset)
-    env = base.replace(**(args.env_overrides or {}))
-    result = run_ablation(
-        args.name, args.budget, args.out,
-        variants=[v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None,
-        agent=agent, preset=preset,
-        config_overrides=args.config_overrides, env_config=env, dataset=args.dataset,
-        dataset_kwargs=args.dataset_kwargs, fold=args.fold, n_folds=args.n_folds, max_pairs=args.max_pairs,
-        device=args.device, seed=args.seed, with_oracle=not args.no_oracle, resume=not args.no_resume,
-        progress=not args.quiet)
-    print(result["table"])
-    return 0
-
-
-__all__ = [
-    "ABLATIONS", "BUDGET_FIELDS", "FORMAT", "Ablation", "Variant", "ablation_table", "base_env_config",
-    "budget_field_of", "build_config", "build_env_config",
-    "get_ablation", "list_ablations", "register_cli", "run_ablation",
-]
+__all__ = ["BUDGET_FIELDS", "FORMAT", "TrainFn", "ablation_table", "base_env_config", "budget_field_of", "build_config",
+           "build_env_config", "run_ablation"]

@@ -138,8 +138,8 @@ class Config(BaseConfig):
     """graph backbone: superpixels by "torch" (batched SLIC on the images' device, agents.superpixels.slic_torch: no
     host copy) or "skimage" (scikit-image SLIC on the CPU, the reference)"""
     graph_every: str = param("step", choices=GRAPH_EVERY)
-    """graph backbone: build the pixel graph of every state s_t ("step", as the paper) or of the first state of each
-    rollout and synthesis, reused for its steps ("episode"; a rollout is the whole episode when n_step is 0)"""
+    """graph backbone: build the pixel graph of every state s_t ("step", as the paper) or of the first state s_0 of
+    each episode, reused for its steps in training rollouts and synthesis ("episode")"""
     slic_threads: int = param(0, ge=0)
     """superpixel_method "skimage": threads running SLIC over a batch (one image per call); 0: min(8, CPUs)"""
     inference_dtype: str = param("float32", choices=INFERENCE_DTYPES)
@@ -236,7 +236,9 @@ class PixGRLAgent(Agent):
         self.net = build_network(self.config, env_config).to(self.device)
         if self.config.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self._episode_graph: Tensor | None = None  # graph_every="episode": the graph of s_0 during a trajectory
+        # graph_every="episode": the graph of s_0 during a trajectory; (next_obs, graph) of the last rollout
+        self._episode_graph: Tensor | None = None
+        self._rollout_graph: tuple[Tensor, Tensor | None] | None = None
 
     def graph(self, obs: Tensor) -> Tensor | None:
         """The pixel graph of ``obs``'s channel 0 (the current image) on the agent's device; None if not needed.
@@ -327,15 +329,18 @@ def collect(agent: PixGRLAgent, env: PixGRLVectorEnv, obs: Tensor, n: int, rewar
 
     Runs under ``no_grad`` (not ``inference_mode``: the update reuses the observations and graphs with autograd)
     and the agent's :meth:`~PixGRLAgent.inference_autocast`: the update recomputes the forward pass, so no
-    activations are kept here. The pixel graph is built from every state (``graph_every="step"``) or from the
-    rollout's first state and reused (``"episode"``). Nothing is read back to the host in the steps; the one
-    synchronisation is the check at the end whether every episode terminated (it decides the bootstrap).
+    activations are kept here. The pixel graph is built from every state (``graph_every="step"``) or once per
+    episode (``"episode"``): from ``obs`` when it starts the episode, and reused by a rollout that continues from
+    the previous rollout's ``next_obs`` (that very tensor, as :func:`train` passes it), whatever ``n``. Nothing is
+    read back to the host in the steps; the one synchronisation is the check at the end whether every episode
+    terminated (it decides the bootstrap).
     """
     every_step = agent.config.graph_every == "step"
     obs_l, graphs, actions, rewards = [], [], [], []
-    graph = None
-    for t in range(n):
-        if every_step or t == 0:
+    last = agent._rollout_graph  # graph_every="episode": (next_obs, graph) of the previous rollout
+    graph = last[1] if last is not None and last[0] is obs else None
+    for _ in range(n):
+        if every_step or graph is None:
             graph = agent.graph(obs)
         with agent.inference_autocast():
             logits, _ = agent.net(obs, graph)
@@ -355,6 +360,7 @@ def collect(agent: PixGRLAgent, env: PixGRLVectorEnv, obs: Tensor, n: int, rewar
         with agent.inference_autocast():
             _, value = agent.net(obs, agent.graph(obs) if every_step else graph)
         bootstrap = value.float() * (~terminated).view(-1, 1, 1, 1)
+    agent._rollout_graph = None if every_step else (obs, graph)
     return Rollout(obs_l, graphs, actions, torch.stack(rewards), bootstrap, obs, terminated)
 
 

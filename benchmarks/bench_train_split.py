@@ -74,7 +74,8 @@ class StageTimer:
 def _one_split(setting: str, device: torch.device, method: str, graph_every: str, seed: int = 0) -> dict[str, Any]:
     spec = SETTINGS[setting]
     config = a2c.Config.preset(spec["preset"], **spec.get("agent", {}), superpixel_method=method,
-                               graph_every=graph_every, device=str(device), seed=seed)
+                               graph_every=graph_every, device=str(device), seed=seed,
+                               slic_threads=torch.get_num_threads())  # scikit-image gets the threads torch has
     env_config = env_config_for(spec["preset"], **spec["env"]).replace(device=str(device))
     torch.manual_seed(seed)
     env = PixGRLVectorEnv(config.num_envs, env_config, output="torch")

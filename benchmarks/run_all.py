@@ -51,6 +51,7 @@ def _benchmarks(quick: bool) -> dict:
     from bench_phantom import bench_phantom
     from bench_rewards import bench_w1
     from bench_superpixels import bench_superpixels
+    from bench_train_compare import bench_train_compare
     from bench_train_split import bench_train_split
 
     cuda = torch.cuda.is_available()
@@ -70,6 +71,7 @@ def _benchmarks(quick: bool) -> dict:
         "train_split": lambda: {"quick": bench_train_split("quick"),
                                 **({} if quick else {"paper": bench_train_split("paper", graph_every=("step",))}),
                                 **({"cuda_gpu": bench_train_split("gpu", "cuda")} if cuda else {})},
+        "train_compare": lambda: bench_train_compare(seeds=(0,) if quick else (0, 1)),
     }
     return runs
 
@@ -77,7 +79,7 @@ def _benchmarks(quick: bool) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*",
-                        help="subset of: env w1 phantom graphconv agent superpixels graph train_split")
+                        help="subset of: env w1 phantom graphconv agent superpixels graph train_split train_compare")
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/results/<cpu|cuda>.json)")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--threads", type=int, default=0,

@@ -68,12 +68,17 @@ def test_graph_every_step_or_episode(monkeypatch: pytest.MonkeyPatch, every: str
     env = PixGRLVectorEnv(2, env_config, output="torch")
     obs, _ = env.reset(seed=0)
     rollout = collect(agent, env, obs, 3, agent.config.reward_scale)
+    rest = collect(agent, env, rollout.next_obs, 2, agent.config.reward_scale)  # the same episode goes on
+    assert bool(rest.terminated.all())
     if every == "step":
-        assert len(built) == 3 + 1  # every state, and the bootstrap state s_3
-        assert all(torch.equal(b, o[:, :1]) for b, o in zip(built, rollout.obs))
+        assert len(built) == 3 + 1 + 2  # every state, and the bootstrap state s_3 of the first rollout
+        states = [o[:, :1] for o in rollout.obs + [rollout.next_obs] + rest.obs]
+        assert all(torch.equal(b, o) for b, o in zip(built, states))
     else:
         assert len(built) == 1 and torch.equal(built[0], obs[:, :1])
-        assert all(g is rollout.graphs[0] for g in rollout.graphs)
+        assert all(g is rollout.graphs[0] for g in rollout.graphs + rest.graphs)
+        collect(agent, env, env.reset(seed=1)[0], 1, agent.config.reward_scale)  # a new episode: a new graph
+        assert len(built) == 2
     built.clear()
     images = torch.rand(2, 1, 24, 24)
     out = agent.synthesize(images)

@@ -12,7 +12,7 @@ Edge weights (eq. 2 of the paper, section 3.1), with ``G`` a Gaussian kernel of 
 (:mod:`agents.superpixels`), 0.5 otherwise:
 
 - ``mode="product"`` (default): ``A = S · G``. A neighbour across a superpixel border gets half the weight of an
-  equally distant neighbour inside. This is the reading this project takes (see ``shared/paper/NOTES.md``): the
+  equally distant neighbour inside. This is the reading this project takes (``docs/paper.md``, Adjacency): the
   paper's stated intent is to weaken edges that cross superpixel borders.
 - ``mode="literal"``: ``A = G ** S``, eq. 2 as printed. Since ``G <= 1``, ``G ** 0.5 >= G``: neighbours across a
   border get *more* weight. Kept for the ablation.

@@ -278,7 +278,7 @@ class PixGRLAgent(Agent):
 
     def trajectory(self, inputs: Tensor | np.ndarray, extra: Tensor | None = None,
                    deterministic: bool = True) -> Tensor:
-        """:meth:`agents.base.Agent.trajectory`; with ``graph_every="episode"`` one graph, of ``s_0``, for every step."""
+        """:meth:`agents.base.Agent.trajectory`; with ``graph_every="episode"``, the graph of ``s_0`` for all steps."""
         if self.config.graph_every == "step" or not self.net.needs_graph:
             return super().trajectory(inputs, extra, deterministic)
         image = as_image_batch(inputs, self.device)

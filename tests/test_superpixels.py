@@ -1,4 +1,4 @@
-"""Tests of agents.superpixels: torch SLIC against a loop-by-loop reference and scikit-image, and the quality measures."""
+"""Tests of agents.superpixels: torch SLIC against a pixel-by-pixel reference and scikit-image; quality measures."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@
 # under torch.cuda.set_sync_debug_mode, no host synchronisation allowed; (c) benchmarks/ddp_check.py under torchrun
 # on every GPU present (NCCL, DistributedDataParallel), then benchmarks/gpu_bench.py, which writes
 # benchmarks/results/<gpu name>.json (synthesis, training, env, graph conv, pixel graph; with the sync and DDP
-# reports). Each step has its own time limit; the script goes on after a failed step, prints a summary and exits 1
-# if any step failed.
+# reports). Each step has its own time limit (450 s in all); the script goes on after a failed step, prints a
+# summary and exits 1 if any step failed.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -40,11 +40,11 @@ fi
       ', '.join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())))"
 NGPU="$("$PY" -c "import torch; print(torch.cuda.device_count())")"
 
-step cuda-tests 120 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests
-step sync-check 90 "$PY" benchmarks/sync_check.py --device cuda --out "$WORK/sync.json"
-step ddp 90 "$PY" -m torch.distributed.run --standalone --nproc_per_node="$NGPU" benchmarks/ddp_check.py \
+step cuda-tests 100 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests
+step sync-check 60 "$PY" benchmarks/sync_check.py --device cuda --out "$WORK/sync.json"
+step ddp 80 "$PY" -m torch.distributed.run --standalone --nproc_per_node="$NGPU" benchmarks/ddp_check.py \
     --out "$WORK/ddp.json"
-step gpu-bench 240 "$PY" benchmarks/gpu_bench.py --device cuda --sync-report "$WORK/sync.json" \
+step gpu-bench 210 "$PY" benchmarks/gpu_bench.py --device cuda --sync-report "$WORK/sync.json" \
     --ddp-report "$WORK/ddp.json"
 
 echo "=== summary"

@@ -70,9 +70,15 @@ def task_config(task_id: str, **overrides: Any) -> EnvConfig:
     return EnvConfig(**{**TASKS[task_id], **overrides})
 
 
+#: The EnvConfig fields that define a task: its dynamics and its reward. The observation's conditioning channels are
+#: not among them: they change what an agent sees, not what it is scored on, so agents that observe more or less
+#: of the episode still compete on one task.
+TASK_FIELDS = ("factors", "episode_length", "lam", "pixel_weight", "patch", "distance", "reward_mode")
+
+
 def task_of(env_config: EnvConfig) -> str | None:
-    """The id of the registered task ``env_config`` is an instance of (its task-defining fields match), or None."""
-    defining = ("factors", "episode_length", "lam", "pixel_weight", "patch", "distance", "reward_mode", "conditioning")
+    """The id of the registered task ``env_config`` is an instance of (its :data:`TASK_FIELDS` match), or None."""
+    defining = TASK_FIELDS
     for task_id in TASKS:
         reference = task_config(task_id)
         if all(getattr(env_config, f) == getattr(reference, f) for f in defining):

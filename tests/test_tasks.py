@@ -36,6 +36,7 @@ def test_task_config_overrides_and_round_trips_to_the_id() -> None:
     assert (config.crop, config.split, config.episode_length) == (32, "val", 3)
     assert task_of(config) == REACH_TASK and task_of(task_config(PAPER_TASK)) == PAPER_TASK
     assert task_of(config.replace(episode_length=7)) is None
+    assert task_of(config.replace(conditioning=("input", "time"))) == REACH_TASK  # what an agent sees, not the task
     with pytest.raises(ValueError, match="unknown task 'PixGRL-v9'"):
         task_config("PixGRL-v9")
 

@@ -109,6 +109,11 @@ class Config(BaseConfig):
     """multiplies the env's reward maps before learning. Images are in [0, 1], so a step changes a pixel by ≤ 5 % and
     the pixel reward (y − s_t)² − (y − s_{t+1})² is ~1e-3; PixelRL's ×255 (on [0, 1] images, as here) brings
     per-pixel returns and advantages to O(0.1–1). Logged rewards (charts/) are unscaled"""
+    normalize_advantage: bool = False
+    """standardise each update's per-pixel advantages R − V to mean 0 and std 1 (over pixels, images and the steps
+    of the rollout; V from the rollout's own forward pass) before the policy loss. With large factors (×0.5, ×2)
+    scaled returns reach O(10–100): without it the policy gradient's size follows the reward scale, the value term
+    dominates the clipped global gradient, and max_grad_norm shrinks the policy's share to almost nothing"""
     seed: int = 0
     """seed of Python, numpy, torch (+ rank under torchrun) and of every episode batch of the env"""
     device: str = "auto"
@@ -321,6 +326,7 @@ class Rollout(NamedTuple):
     bootstrap: Tensor  #: (N, 1, H, W): V(s_{t+n}), 0 where the episode terminated
     next_obs: Tensor  #: (N, C, H, W): s_{t+n}
     terminated: Tensor  #: (N,) bool: the episodes ended at s_{t+n}
+    values: Tensor  #: (n, N, 1, H, W): V(s_t) from the forward pass that sampled a_t (the update's weights)
 
 
 @torch.no_grad()
@@ -336,14 +342,14 @@ def collect(agent: PixGRLAgent, env: PixGRLVectorEnv, obs: Tensor, n: int, rewar
     terminated (it decides the bootstrap).
     """
     every_step = agent.config.graph_every == "step"
-    obs_l, graphs, actions, rewards = [], [], [], []
+    obs_l, graphs, actions, rewards, values = [], [], [], [], []
     last = agent._rollout_graph  # graph_every="episode": (next_obs, graph) of the previous rollout
     graph = last[1] if last is not None and last[0] is obs else None
     for _ in range(n):
         if every_step or graph is None:
             graph = agent.graph(obs)
         with agent.inference_autocast():
-            logits, _ = agent.net(obs, graph)
+            logits, value = agent.net(obs, graph)
         action = sample_actions(logits.float())
         next_obs, _, terminated, truncated, info = env.step(action)
         if not info["_reward_map"].all():
@@ -352,6 +358,7 @@ def collect(agent: PixGRLAgent, env: PixGRLVectorEnv, obs: Tensor, n: int, rewar
         graphs.append(graph)
         actions.append(action)
         rewards.append(info["reward_map"] * reward_scale)
+        values.append(value.float())
         obs = next_obs
     ended = terminated | truncated
     if bool(ended.all()) and bool(terminated.all()):
@@ -361,7 +368,7 @@ def collect(agent: PixGRLAgent, env: PixGRLVectorEnv, obs: Tensor, n: int, rewar
             _, value = agent.net(obs, agent.graph(obs) if every_step else graph)
         bootstrap = value.float() * (~terminated).view(-1, 1, 1, 1)
     agent._rollout_graph = None if every_step else (obs, graph)
-    return Rollout(obs_l, graphs, actions, torch.stack(rewards), bootstrap, obs, terminated)
+    return Rollout(obs_l, graphs, actions, torch.stack(rewards), bootstrap, obs, terminated, torch.stack(values))
 
 
 def nstep_returns(rewards: Tensor, bootstrap: Tensor, gamma: float) -> Tensor:
@@ -393,7 +400,7 @@ class Losses(NamedTuple):
 
 
 def a2c_losses(logits: Tensor, values: Tensor, actions: Tensor, returns: Tensor, value_coef: float = 0.5,
-               entropy_coef: float = 0.01) -> Losses:
+               entropy_coef: float = 0.01, advantage: Tensor | None = None) -> Losses:
     """Per-pixel A2C losses (eqs. 8–10), averaged over pixels and images. Pure: no state, no side effects.
 
     Args:
@@ -403,6 +410,8 @@ def a2c_losses(logits: Tensor, values: Tensor, actions: Tensor, returns: Tensor,
         returns: ``(N, 1, H, W)`` n-step returns R (no gradient flows into them).
         value_coef: c_v.
         entropy_coef: β.
+        advantage: ``(N, 1, H, W)`` advantages to use instead of ``R − V`` (e.g. normalised over the rollout by
+            :func:`update`); detached.
 
     Returns:
         :class:`Losses`. The advantage ``R − V`` is detached, so the policy loss has no gradient w.r.t. ``values``.
@@ -410,7 +419,7 @@ def a2c_losses(logits: Tensor, values: Tensor, actions: Tensor, returns: Tensor,
     log_probs = F.log_softmax(logits, dim=1)
     log_prob = log_probs.gather(1, actions.unsqueeze(1))  # (N, 1, H, W)
     returns = returns.detach()
-    advantage = (returns - values).detach()
+    advantage = (returns - values if advantage is None else advantage).detach()
     policy = -(log_prob * advantage).mean()
     value = (returns - values).pow(2).mean()
     entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()
@@ -427,12 +436,16 @@ def update(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout,
     n = len(rollout.obs)
     optimizer.zero_grad(set_to_none=True)
     sums = torch.zeros(4, device=returns.device)
+    if config.normalize_advantage:  # statistics of R − V over the whole rollout, before its first backward
+        rollout_advantage = returns - rollout.values
+        shift, scale = rollout_advantage.mean(), rollout_advantage.std().clamp_min(1e-8)
     for t in range(n):
         sync = nullcontext() if t == n - 1 or not hasattr(model, "no_sync") else model.no_sync()
         with sync:
             logits, values = model(rollout.obs[t], rollout.graphs[t])
+            advantage = (returns[t] - values.detach() - shift) / scale if config.normalize_advantage else None
             losses = a2c_losses(logits, values, rollout.actions[t], returns[t], config.value_coef,
-                                config.entropy_coef)
+                                config.entropy_coef, advantage)
             (losses.total / n).backward()
         sums += torch.stack([x.detach() for x in losses])
     params = [p for p in model.parameters() if p.grad is not None]

@@ -79,6 +79,44 @@ def test_losses_values_and_detached_advantage() -> None:
     assert torch.count_nonzero(torch.autograd.grad(losses.policy, logits)[0]) > 0
 
 
+def test_losses_with_a_given_advantage() -> None:
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 3, 4, 5, generator=g, requires_grad=True)
+    values = torch.randn(2, 1, 4, 5, generator=g, requires_grad=True)
+    actions = torch.randint(0, 3, (2, 4, 5), generator=g)
+    returns = 30 * torch.randn(2, 1, 4, 5, generator=g)
+    adv = torch.randn(2, 1, 4, 5, generator=g)
+    losses = a2c_losses(logits, values, actions, returns, advantage=adv)
+    logp = torch.log_softmax(logits, 1).gather(1, actions[:, None])
+    torch.testing.assert_close(losses.policy, -(logp * adv).mean())
+    torch.testing.assert_close(losses.value, (returns - values).pow(2).mean())
+    grad_v = torch.autograd.grad(losses.policy, values, allow_unused=True)[0]
+    assert grad_v is None or torch.count_nonzero(grad_v) == 0
+
+
+def test_normalized_advantage_makes_the_policy_gradient_scale_free() -> None:
+    """With normalize_advantage the policy gradient does not depend on the reward scale; without it, it does."""
+    def policy_grad(scale: float, normalize: bool) -> torch.Tensor:
+        config, env_config = _tiny(normalize_advantage=normalize, reward_scale=scale, value_coef=0.0,
+                                   entropy_coef=0.0, max_grad_norm=0.0)
+        torch.manual_seed(0)
+        agent = PixGRLAgent(env_config, config)
+        with torch.no_grad():  # V ≡ 0, so the advantages are the returns, exactly proportional to the scale
+            agent.net.value_head.weight.zero_()
+            agent.net.value_head.bias.zero_()
+        env = PixGRLVectorEnv(2, env_config, output="torch")
+        obs, _ = env.reset(seed=0)
+        torch.manual_seed(1)
+        rollout = collect(agent, env, obs, 2, config.reward_scale)
+        assert rollout.values.shape == rollout.rewards.shape
+        returns = nstep_returns(rollout.rewards, rollout.bootstrap, config.gamma)
+        a2c.update(agent.net, torch.optim.SGD(agent.net.parameters(), lr=0.0), rollout, returns, config)
+        return torch.cat([p.grad.flatten() for p in agent.net.parameters() if p.grad is not None])
+
+    torch.testing.assert_close(policy_grad(1.0, True), policy_grad(100.0, True), rtol=1e-3, atol=1e-6)
+    torch.testing.assert_close(policy_grad(100.0, False), 100 * policy_grad(1.0, False), rtol=1e-3, atol=1e-6)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The agent: one action map per image
 # ----------------------------------------------------------------------------------------------------------------

@@ -173,3 +173,17 @@ def test_too_small_inputs_and_unknown_backbone_raise() -> None:
         make_network("transformer", 1, 3)
     with pytest.raises(ValueError, match="kernel"):
         GraphConv(2, 2)(torch.rand(1, 2, 4, 4), torch.rand(1, 24, 4, 4))
+
+
+def test_graph_conv_root_weight_adds_the_pixels_own_transform() -> None:
+    """H' = Â H W + H W_root: with W = 0 only the root term is left, with W_root = 0 the paper's layer."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 6, 7)
+    graph = torch.rand(2, 25, 6, 7)
+    layer = GraphConv(3, 4, bias=False, activation=None, root_weight=True)
+    plain = GraphConv(3, 4, bias=False, activation=None)
+    plain.proj.weight.data.copy_(layer.proj.weight.data)
+    with torch.no_grad():
+        expected = plain(x, graph) + torch.nn.functional.conv2d(x, layer.root.weight)
+    torch.testing.assert_close(layer(x, graph), expected)
+    assert PixGRLNet(1, 3, 8, 8, root_weight=True).graph_convs[0].root is not None

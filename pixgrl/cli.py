@@ -14,29 +14,103 @@
 :class:`~pixgrl_env.config.EnvConfig`; values are parsed as JSON when they can be (``--env factors=[0.9,1,1.1]``,
 ``--env dataset_kwargs='{"size": 128}'``) and taken as strings otherwise. ``pixgrl train --agent NAME
 --list-config`` prints the fields with their defaults.
+
+Errors in what was asked (an unknown field or a bad value, an unknown device, an output path that cannot be written,
+corrupt data, an existing output) end the command with one line on stderr, ``pixgrl COMMAND: error: ...``, and exit
+status 2, before any long computation where they can be checked first (the output paths and ``--device``);
+``pixgrl --debug ...`` or ``PIXGRL_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from agents.cli import parse_overrides  # KEY=VALUE options: JSON values where they parse, strings otherwise
+from pixgrl.outputs import check_output
 from pixgrl_env.config import ENV_PRESETS, EnvConfig
+
+T = TypeVar("T")
+
+#: The output path each command writes, checked before the command runs: ``command → (argument, flag, kind)``.
+OUTPUTS: dict[str, tuple[str, str, str]] = {
+    "demo": ("out", "--out", "folder"),
+    "train": ("run_dir", "--run-dir", "folder"),
+    "data export-nifti": ("out", "--out", "folder"),
+    "data preview": ("out", "--out", "file"),
+    "evaluate": ("out", "--out", "folder"),
+    "ablate": ("out", "--out", "folder"),
+    "synthesize": ("output", "--output", "file"),
+}
+#: Exceptions that report a problem with the input or the environment, shown as one line (no traceback).
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
+
+
+def check_device(device: Any, flag: str = "--device") -> None:
+    """Raise ValueError naming ``flag`` unless ``device`` is ``"auto"`` or a device name torch knows."""
+    if device == "auto":
+        return
+    import torch
+
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{flag}: {device!r} is not a device; expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+
+
+def config_from_overrides(make: Callable[..., T], fields: Iterable[str], items: list[str] | None, flag: str,
+                          hint: str) -> T:
+    """``make(**overrides)`` for ``flag KEY=VALUE`` items, with errors that name the item at fault.
+
+    Args:
+        make: Builds the config from keyword overrides (a preset with overrides, ``base.replace``…).
+        fields: The field names ``make`` accepts.
+        items: The ``KEY=VALUE`` strings as given.
+        flag: The option, for messages (``"--set"``, ``"--env"``).
+        hint: Where to find the fields, appended to an unknown-field message.
+
+    Raises:
+        ValueError: ``--set KEY=VALUE: ...`` for an unknown field (with a close match when there is one) or a value
+            the config refuses (its own message: the field, the value and what is allowed).
+    """
+    values = parse_overrides(items, flag)
+    raw = {item.partition("=")[0]: item for item in items or []}
+    fields = sorted(fields)
+    for key in values:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, 1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{flag} {raw[key]}: there is no field {key!r}{guess}; {hint}")
+    if isinstance(values.get("device"), str):
+        check_device(values["device"], f"{flag} {raw['device']}")
+    try:
+        return make(**values)
+    except (ValueError, TypeError) as exc:
+        for key in values:  # the override at fault, when one alone is
+            try:
+                make(**{key: values[key]})
+            except (ValueError, TypeError) as alone:
+                raise ValueError(f"{flag} {raw[key]}: {alone}") from None
+        raise ValueError(f"{flag} {' '.join(raw.values())}: {exc}") from None
 
 
 def env_config_from_args(preset: str, overrides: list[str] | None, base: EnvConfig | None = None) -> EnvConfig:
-    """The EnvConfig of ``--env-preset`` (or ``base``) with ``--env`` overrides."""
-    values = parse_overrides(overrides, "--env")
-    for key in ("factors", "conditioning"):
-        if isinstance(values.get(key), list):
-            values[key] = tuple(values[key])
-    try:
+    """The EnvConfig of ``--env-preset`` (or ``base``) with ``--env`` overrides (errors name the item at fault)."""
+
+    def make(**values: Any) -> EnvConfig:
+        for key in ("factors", "conditioning"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
         return base.replace(**values) if base is not None else EnvConfig.preset(preset, **values)
-    except TypeError as exc:
-        raise SystemExit(f"pixgrl: bad --env override: {exc}") from None
+
+    fields = [f.name for f in dataclasses.fields(EnvConfig)]
+    return config_from_overrides(make, fields, overrides, "--env", f"the EnvConfig fields are {fields}")
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -48,10 +122,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
         for f in dataclasses.fields(cfg):
             print(f"{f.name} = {getattr(cfg, f.name)!r}")
         return
-    try:
-        config = module.Config.preset(args.preset, **parse_overrides(args.set, "--set"))
-    except TypeError as exc:
-        raise SystemExit(f"pixgrl: bad --set override for agent {args.agent!r}: {exc}") from None
+    config = config_from_overrides(
+        lambda **values: module.Config.preset(args.preset, **values), [f.name for f in dataclasses.fields(
+            module.Config)], args.set, "--set",
+        f"`pixgrl train --agent {args.agent} --list-config` lists the fields of agent {args.agent!r}")
     base = getattr(module, "env_config_for", None)  # the env a preset is meant for (e.g. quick: 64×64 crops)
     implied = base(args.preset) if base is not None and not args.env_preset_given else None
     env_config = env_config_from_args(args.env_preset, args.env, implied)
@@ -72,6 +146,10 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
     ds = make_dataset("phantom", **parse_overrides(args.set, "--set"))
     patients = sorted({pid for pid, _ in ds.item_index()})[: args.n_patients]
+    existing = [pid for pid in patients if (Path(args.out) / pid).exists()]
+    if existing and not args.overwrite:
+        raise FileExistsError(f"--out {args.out!r} already holds the patient folders {existing}; pass --overwrite to "
+                              f"replace them")
     written = write_nifti_folder(ds, Path(args.out), patients=patients, overwrite=args.overwrite)
     print(f"wrote {len(written)} patient folders to {args.out}")
 
@@ -97,6 +175,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pixgrl", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (also PIXGRL_DEBUG=1) instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="train the quick preset on the phantom and compare it with the identity")
@@ -143,16 +223,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_name(args: argparse.Namespace) -> str:
+    """The command as typed: ``"train"``, ``"data preview"``…"""
+    return f"{args.command} {args.data_command}" if args.command == "data" else args.command
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Checks that need no computation, run before the command: ``--device``, and that its output can be written."""
+    if isinstance(getattr(args, "device", None), str):
+        check_device(args.device)
+    if getattr(args, "list_config", False) or getattr(args, "list", False):
+        return  # listing only: nothing is written
+    if command_name(args) in OUTPUTS:
+        attr, flag, kind = OUTPUTS[command_name(args)]
+        if getattr(args, attr, None) is not None:
+            check_output(getattr(args, attr), flag, kind)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run the ``pixgrl`` command line; input errors end with one line on stderr and exit status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "train":
         args.env_preset_given = args.env_preset is not None
         args.env_preset = args.env_preset or "default"
+    debug = args.debug or os.environ.get("PIXGRL_DEBUG", "") not in ("", "0")
     try:
+        check_arguments(args)
         status = args.func(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as exc:  # bad input: a message, not a traceback
-        parser.exit(2, f"pixgrl {args.command}: error: {exc}\n")
+    except USER_ERRORS as exc:  # bad input or an unusable path: a message, not a traceback
+        if debug:
+            raise
+        parser.exit(2, f"pixgrl {command_name(args)}: error: {exc}\n")
     sys.exit(status or 0)
 
 

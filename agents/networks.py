@@ -131,7 +131,7 @@ def graph_aggregate(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 class GraphConv(nn.Module):
     """Graph convolution of eq. 1 over each pixel's window: ``H' = σ(Â H W + b)`` (``+ H W_root`` with a root
-    weight), or with one weight matrix per window offset (``per_offset=True``).
+    weight).
 
     Computed as project-then-aggregate: a 1×1 convolution ``C_in → C_out`` (the ``H W`` product, no bias), then
     :func:`graph_aggregate` with the normalised weights ``Â``, then the bias and the activation. The projection is
@@ -150,12 +150,6 @@ class GraphConv(nn.Module):
             (the "root weight" of GraphSAGE and PyG's ``GraphConv``). Eq. 1 has none: every output is a normalised
             neighbourhood average, so stacked layers can only smooth features; the root term lets a layer keep
             what distinguishes a pixel from its neighbours. Off by default (the paper's layer).
-        per_offset: One ``C_in × C_out`` matrix per window offset ``k`` instead of one shared ``W``:
-            ``H'_i = σ(Σ_k K·Â_ik · W_k H_{i+k} + b)``, a 5×5 convolution whose every tap is weighted by the graph
-            (``K·Â`` has mean ≈ 1, so it starts at a convolution's scale). It reads the paper's "5×5 graph
-            convolution" as a convolution on the pixel graph: with a uniform graph it is a plain 5×5 convolution,
-            while eq. 1's shared ``W`` can only average. It costs what a dense 5×5 convolution costs (an unfolded
-            ``K × C_in`` copy of the input per pixel is kept for the backward pass).
     """
 
     def __init__(
@@ -165,14 +159,11 @@ class GraphConv(nn.Module):
         bias: bool = True,
         activation: Callable[[torch.Tensor], torch.Tensor] | None = F.relu,
         root_weight: bool = False,
-        per_offset: bool = False,
-        kernel: int = 5,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.per_offset = per_offset
-        self.proj = nn.Conv2d(in_channels, out_channels, kernel_size=kernel if per_offset else 1, bias=False)
+        self.proj = nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False)
         self.root = nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False) if root_weight else None
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.activation = activation
@@ -187,27 +178,15 @@ class GraphConv(nn.Module):
         Returns:
             ``(N, C_out, H, W)``.
         """
-        out = self._per_offset(x, graph) if self.per_offset else graph_aggregate(self.proj(x), graph)
+        out = graph_aggregate(self.proj(x), graph)
         if self.root is not None:
             out = out + self.root(x)
         if self.bias is not None:
             out = out + self.bias.view(1, -1, 1, 1)
         return self.activation(out) if self.activation is not None else out
 
-    def _per_offset(self, x: torch.Tensor, graph: torch.Tensor) -> torch.Tensor:
-        """``Σ_k K·Â_k · W_k shift_k(x)``: the unfolded windows of ``x`` weighted by the graph, times the weights."""
-        n, c, h, w = x.shape
-        k2 = graph.shape[1]
-        kernel = self.proj.kernel_size[0]
-        if k2 != kernel * kernel:
-            raise ValueError(f"graph has {k2} window weights per pixel, the layer a {kernel}x{kernel} window")
-        cols = F.unfold(x, kernel, padding=kernel // 2).view(n, c, k2, h * w)  # offsets in neighbour_offsets order
-        cols = cols * (k2 * graph.to(x.dtype)).view(n, 1, k2, h * w)
-        return (self.proj.weight.view(self.out_channels, c * k2) @ cols.view(n, c * k2, h * w)).view(n, -1, h, w)
-
     def extra_repr(self) -> str:  # noqa: D102
-        return (f"{self.in_channels}, {self.out_channels}, bias={self.bias is not None}, "
-                f"root={self.root is not None}, per_offset={self.per_offset}")
+        return f"{self.in_channels}, {self.out_channels}, bias={self.bias is not None}, root={self.root is not None}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -265,7 +244,6 @@ class PixGRLNet(_PixelActorCritic):
         graph_channels: Width ``R`` of the graph convolutions.
         n_graph_layers: Number of graph convolutions.
         root_weight: Give every graph convolution a root weight (see :class:`GraphConv`); the paper's has none.
-        per_offset: Graph convolutions with one weight matrix per window offset (see :class:`GraphConv`).
         graph_kwargs: Keyword arguments of :func:`agents.graph.graph_weights`, used only when ``forward`` is
             called without a graph (it is then built from channel 0 of ``obs``, by default with torch SLIC on the
             device of ``obs``).
@@ -282,12 +260,11 @@ class PixGRLNet(_PixelActorCritic):
         n_graph_layers: int = 3,
         graph_kwargs: dict[str, Any] | None = None,
         root_weight: bool = False,
-        per_offset: bool = False,
     ) -> None:
         super().__init__(graph_channels, n_actions)
         self.convs = nn.ModuleList([_conv(in_channels, conv_channels), _conv(conv_channels, conv_channels)])
         widths = [conv_channels] + [graph_channels] * n_graph_layers
-        self.graph_convs = nn.ModuleList([GraphConv(a, b, root_weight=root_weight, per_offset=per_offset)
+        self.graph_convs = nn.ModuleList([GraphConv(a, b, root_weight=root_weight)
                                           for a, b in zip(widths[:-1], widths[1:])])
         self.graph_kwargs = dict(graph_kwargs or {})
 

@@ -187,20 +187,3 @@ def test_graph_conv_root_weight_adds_the_pixels_own_transform() -> None:
         expected = plain(x, graph) + torch.nn.functional.conv2d(x, layer.root.weight)
     torch.testing.assert_close(layer(x, graph), expected)
     assert PixGRLNet(1, 3, 8, 8, root_weight=True).graph_convs[0].root is not None
-
-
-def test_per_offset_graph_conv_is_a_graph_weighted_5x5_convolution() -> None:
-    """Uniform graph (every Â = 1/25): exactly a 5×5 conv; any graph: Σ_k 25·Â_k · W_k shift_k(x), by hand."""
-    torch.manual_seed(0)
-    x = torch.rand(2, 3, 6, 7, dtype=torch.float64)
-    layer = GraphConv(3, 4, bias=False, activation=None, per_offset=True).double()
-    uniform = torch.full((2, 25, 6, 7), 1 / 25, dtype=torch.float64)
-    torch.testing.assert_close(layer(x, uniform), torch.nn.functional.conv2d(x, layer.proj.weight, padding=2))
-    graph = torch.rand(2, 25, 6, 7, dtype=torch.float64)
-    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
-    expected = torch.zeros(2, 4, 6, 7, dtype=torch.float64)
-    for k, (dy, dx) in enumerate(neighbour_offsets(5)):
-        shifted = padded[:, :, 2 + dy:8 + dy, 2 + dx:9 + dx]  # x[i + dy, j + dx], zero outside
-        expected += 25 * graph[:, k:k + 1] * torch.einsum("oc,nchw->nohw", layer.proj.weight[:, :, dy + 2, dx + 2],
-                                                          shifted)
-    torch.testing.assert_close(layer(x, graph), expected)

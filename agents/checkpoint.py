@@ -7,7 +7,14 @@ A checkpoint is one ``torch.save`` file holding only tensors, numbers, strings, 
 - ``step``: environment steps (or updates) done; ``config`` / ``env_config``: the resolved configs as JSON strings;
 - ``model`` (and ``target_model``, ``discriminator``… as an agent needs): ``state_dict`` s; ``optimizer``: likewise;
 - ``rng``: Python, numpy and torch RNG states (see :func:`capture_rng`); trainers on :class:`agents.run.Run` also
-  write ``rng_ranks`` (every process's, in rank order) and ``world_size`` (the number of processes).
+  write ``rng_ranks`` (every process's, in rank order) and ``world_size`` (the number of processes);
+- ``budget``: what the training cost, ``{"env_steps": int, "wall_time_s": float, "device": str}``: image-steps of
+  the env (0 for trainers that never step it), wall time summed over every resumed part of the run, and the device
+  it ran on (``"cpu (2 threads)"``, ``"NVIDIA H200"``, ``"4 × NVIDIA H200"``; :func:`agents.training.describe_device`);
+- ``phantom_version``: :data:`pixgrl_env.data.phantom.PHANTOM_VERSION` when the env's dataset is the phantom, else
+  None; ``task``: the registered task id of the env config (:func:`pixgrl_env.tasks.task_of`), or None.
+
+``run_dir/config.json`` (:func:`agents.training.write_config`) holds the same configs and stamps as JSON.
 """
 
 from __future__ import annotations
@@ -16,13 +23,22 @@ import json
 import os
 import random
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
 
+from pixgrl_env.config import EnvConfig
+from pixgrl_env.data.phantom.version import PHANTOM_VERSION
+from pixgrl_env.tasks import task_of
+
 FORMAT = "pixgrl-checkpoint-v1"
+#: The checkpoint's file name in a run folder.
+CHECKPOINT = "checkpoint.pt"
+#: The keys of a checkpoint's ``budget``.
+BUDGET_KEYS = ("env_steps", "wall_time_s", "device")
 
 
 def capture_rng() -> dict[str, Any]:
@@ -49,27 +65,36 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: str | Path, *, agent: str, step: int, config: Any, env_config: Any,
-                    **states: Any) -> Path:
-    """Write a checkpoint atomically: to a temporary file in the same folder, fsync'ed, then renamed over ``path``.
+def provenance(env_config: EnvConfig) -> dict[str, str | None]:
+    """``{"phantom_version": ..., "task": ...}`` of ``env_config`` (see the module docstring)."""
+    return {"phantom_version": PHANTOM_VERSION if env_config.dataset == "phantom" else None,
+            "task": task_of(env_config)}
 
-    A crash during the write leaves the previous checkpoint intact.
 
-    Args:
-        path: Destination file (``.pt``).
-        agent: Registry name of the agent.
-        step: Progress counter to resume from.
-        config, env_config: Dataclasses (or dicts) of the agent's and the env's resolved configs.
-        **states: ``model=...``, ``optimizer=...``, ``rng=capture_rng()``, any weights_only-safe values.
-    """
+def check_budget(budget: Mapping[str, Any]) -> dict[str, Any]:
+    """``budget`` as a plain dict with exactly :data:`BUDGET_KEYS`: ``env_steps`` an int >= 0, ``wall_time_s`` a
+    finite float >= 0, ``device`` a string; else ``ValueError`` naming the key."""
+    if set(budget) != set(BUDGET_KEYS):
+        raise ValueError(f"budget must have the keys {BUDGET_KEYS}, got {sorted(budget)}")
+    steps, wall, device = (budget[k] for k in BUDGET_KEYS)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"budget['env_steps'] must be an int >= 0, got {steps!r}")
+    if isinstance(wall, bool) or not isinstance(wall, (int, float)) or not np.isfinite(wall) or wall < 0:
+        raise ValueError(f"budget['wall_time_s'] must be a finite number >= 0, got {wall!r}")
+    if not isinstance(device, str):
+        raise ValueError(f"budget['device'] must be a string, got {device!r}")
+    return {"env_steps": int(steps), "wall_time_s": float(wall), "device": device}
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write(f)`` on a temporary file in ``path``'s folder, fsync it, then rename it over ``path``: a crash
+    during the write leaves the previous file intact. Parent folders are created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "agent": agent, "step": int(step), "config": _to_json(config),
-               "env_config": _to_json(env_config), **states}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -77,6 +102,26 @@ def save_checkpoint(path: str | Path, *, agent: str, step: int, config: Any, env
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_checkpoint(path: str | Path, *, agent: str, step: int, config: Any, env_config: EnvConfig,
+                    budget: Mapping[str, Any], **states: Any) -> Path:
+    """Write a checkpoint atomically (:func:`atomic_write`): a crash during the write leaves the previous one intact.
+
+    Args:
+        path: Destination file (``.pt``).
+        agent: Registry name of the agent.
+        step: Progress counter to resume from.
+        config: Dataclass (or dict) of the agent's resolved config.
+        env_config: The env's resolved config (its ``phantom_version`` and ``task`` are stamped too).
+        budget: ``{"env_steps", "wall_time_s", "device"}`` (see the module docstring; checked by
+            :func:`check_budget`).
+        **states: ``model=...``, ``optimizer=...``, ``rng=capture_rng()``, any weights_only-safe values.
+    """
+    payload = {"format": FORMAT, "agent": agent, "step": int(step), "config": _to_json(config),
+               "env_config": _to_json(env_config), "budget": check_budget(budget), **provenance(env_config),
+               **states}
+    return atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

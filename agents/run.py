@@ -17,11 +17,14 @@ checkpoints with every process's RNG states, and resuming from them. A trainer r
         run.finish(agent, states())                                  # final eval and checkpoint
 
 Checkpoints (:mod:`agents.checkpoint`, ``weights_only``-loadable) hold the trainer's ``states``, the step, both
-configs, ``rng`` (rank 0's RNG states), ``rng_ranks`` (every rank's) and ``world_size``.
+configs, ``rng`` (rank 0's RNG states), ``rng_ranks`` (every rank's), ``world_size``, and the stamps ``budget``
+(image-steps, wall time summed over resumes, device), ``phantom_version`` and ``task``; ``config.json`` has the
+configs and stamps of the last checkpoint.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -31,11 +34,12 @@ import torch
 from torch import Tensor, nn
 
 from agents.base import Agent
-from agents.checkpoint import load_checkpoint, restore_rng, save_checkpoint
+from agents.checkpoint import CHECKPOINT, load_checkpoint, restore_rng, save_checkpoint
 from agents.distributed import Processes, gather_rng, setup, teardown, wrap
 from agents.training import (
     RunLogger,
     derived_seed,
+    describe_device,
     eval_grid,
     make_train_env,
     quick_eval,
@@ -48,17 +52,14 @@ from pixgrl_env.env import PixGRLVectorEnv
 
 __all__ = ["CHECKPOINT", "Run"]
 
-#: The checkpoint's file name in the run folder.
-CHECKPOINT = "checkpoint.pt"
-
 
 class Run:
     """One training run in ``run_dir``: processes, seeding, device, logger, step counter, evals and checkpoints.
 
     On creation it joins the torchrun process group (``distributed=True``), seeds Python, numpy and torch with
     ``seed + rank``, writes ``config.json`` and opens the logger (rank 0 only), and with ``resume=True`` and an
-    existing ``run_dir/checkpoint.pt`` loads it: :attr:`step` continues from it and :meth:`restore` puts its states
-    back into the trainer's modules. Use it as a context manager: leaving closes the logger, the envs of
+    existing ``run_dir/checkpoint.pt`` loads it: :attr:`step` and the budget continue from it and :meth:`restore`
+    puts its states back into the trainer's modules. Use it as a context manager: leaving closes the logger, the envs of
     :meth:`make_env` and the process group, also on errors.
 
     Args:
@@ -70,6 +71,8 @@ class Run:
         total: The budget, in the trainer's steps (image-steps, updates…): :attr:`done` once reached.
         seed: Base seed (each process adds its rank).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``…; under torchrun CUDA means ``cuda:LOCAL_RANK``.
+        env_steps: Whether a step is one image-step of the env (the RL trainers), so the checkpoints' budget counts
+            ``env_steps = step``; False for trainers that never step the env (their budget's ``env_steps`` is 0).
         deterministic: Make cuDNN deterministic.
         threads: torch intra-op CPU threads (0: torch's default).
         distributed: Join torchrun's processes (:mod:`agents.distributed`); False: always a single process.
@@ -80,6 +83,7 @@ class Run:
 
     Attributes:
         step: Steps done; :meth:`advance` moves it.
+        wall_time: Seconds of training so far, summed over every resumed part of the run.
         procs: This process's rank, the number of processes, its device (:class:`agents.distributed.Processes`).
         device: The resolved torch device. ``lead``: whether this is rank 0.
         checkpoint: The loaded checkpoint when resuming, else None.
@@ -89,9 +93,10 @@ class Run:
     def __init__(self, name: str, config: Any, env_config: EnvConfig, run_dir: str | Path, *, resume: bool = False,
                  total: int, seed: int, device: str = "auto", deterministic: bool = False, threads: int = 0,
                  distributed: bool = False, eval_every: int = 0, eval_pairs: int = 0, eval_images: int = 0,
-                 save_every: int = 0, log_every: int = 1, progress: tuple[str, ...] = ("losses__", "charts__episodic")):
+                 save_every: int = 0, log_every: int = 1, progress: tuple[str, ...] = ("losses__", "charts__episodic"),
+                 env_steps: bool = True):
         self.name, self.config, self.env_config, self.run_dir = name, config, env_config, Path(run_dir)
-        self.total, self.seed = total, seed
+        self.total, self.seed, self.env_steps = total, seed, env_steps
         self.eval_every, self.eval_pairs, self.eval_images = eval_every, eval_pairs, eval_images
         self.save_every, self.log_every, self.progress = save_every, max(log_every, 1), progress
         self.procs = setup(device) if distributed else Processes(0, 1, resolve_device(device), False)
@@ -109,8 +114,12 @@ class Run:
             teardown(self.procs)
             raise
         self.step = int(self.checkpoint["step"]) if self.checkpoint is not None else 0
+        budget = self.checkpoint.get("budget") if self.checkpoint is not None else None
+        self._wall0 = float(budget["wall_time_s"]) if isinstance(budget, dict) else 0.0
+        self._t0 = time.perf_counter()
+        self.device_name = describe_device(self.device, self.procs.world)
         if self.lead:
-            write_config(self.run_dir, config=config, env_config=env_config)
+            write_config(self.run_dir, config=config, env_config=env_config, budget=self.budget())
         hparams = config.to_dict() if hasattr(config, "to_dict") else None
         self.logger = RunLogger(self.run_dir, total, initial=self.step, hparams=hparams, enabled=self.lead, desc=name)
         self._envs: list[PixGRLVectorEnv] = []
@@ -151,6 +160,15 @@ class Run:
     @property
     def done(self) -> bool:
         return self.step >= self.total
+
+    @property
+    def wall_time(self) -> float:
+        return self._wall0 + time.perf_counter() - self._t0
+
+    def budget(self) -> dict[str, Any]:
+        """What the run has cost so far: ``{"env_steps", "wall_time_s", "device"}`` (:mod:`agents.checkpoint`)."""
+        return {"env_steps": self.step if self.env_steps else 0, "wall_time_s": round(self.wall_time, 3),
+                "device": self.device_name}
 
     def advance(self, n: int, **scalars: float | Tensor) -> None:
         """Count ``n`` steps; every ``log_every`` calls (and at the end) log ``scalars`` (keys ``group__name``, e.g.
@@ -194,13 +212,16 @@ class Run:
         return result
 
     def save(self, states: dict[str, Any]) -> Path:
-        """Write ``run_dir/checkpoint.pt`` atomically (rank 0) with ``states``, the step, the configs and every
-        process's RNG states. Every process must call it."""
+        """Write ``run_dir/checkpoint.pt`` atomically (rank 0) with ``states``, the step, the configs, every
+        process's RNG states and the stamps (:meth:`budget`, ``phantom_version``, ``task``), then ``config.json``
+        with the same stamps. Every process must call it."""
         rngs = gather_rng(self.procs.world)
         path = self.run_dir / CHECKPOINT
         if self.lead:
+            budget = self.budget()
             save_checkpoint(path, agent=self.name, step=self.step, config=self.config, env_config=self.env_config,
-                            rng=rngs[0], rng_ranks=rngs, world_size=self.procs.world, **states)
+                            budget=budget, rng=rngs[0], rng_ranks=rngs, world_size=self.procs.world, **states)
+            write_config(self.run_dir, config=self.config, env_config=self.env_config, budget=budget)
         return path
 
     def finish(self, agent: Agent, states: dict[str, Any]) -> dict[str, float]:

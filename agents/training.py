@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from agents.checkpoint import atomic_write, check_budget, provenance
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.env import PixGRLVectorEnv
 
@@ -49,6 +50,19 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+def describe_device(device: torch.device, world: int = 1) -> str:
+    """What a run ran on, for its budget: ``"cpu (2 threads)"``, ``"NVIDIA H200"``, with ``"4 × "`` in front for
+    ``world`` processes."""
+    if device.type == "cpu":
+        threads = torch.get_num_threads()
+        name = f"cpu ({threads} thread{'s' if threads != 1 else ''})"
+    elif device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = str(device)
+    return f"{world} × {name}" if world > 1 else name
+
+
 def make_train_env(env_config: EnvConfig, num_envs: int, device: torch.device | str,
                    seed: int | None = None) -> PixGRLVectorEnv:
     """The native vector env with torch outputs on ``device`` (no host round-trip per step), reset with ``seed``
@@ -59,11 +73,13 @@ def make_train_env(env_config: EnvConfig, num_envs: int, device: torch.device | 
     return env
 
 
-def write_config(run_dir: Path, **configs: Any) -> None:
-    """Write the resolved configs of a run to ``run_dir/config.json``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    out = {k: (v.to_dict() if hasattr(v, "to_dict") else dataclasses.asdict(v)) for k, v in configs.items()}
-    (run_dir / "config.json").write_text(json.dumps(out, indent=2, sort_keys=True, default=str))
+def write_config(run_dir: Path, *, config: Any, env_config: EnvConfig, budget: dict[str, Any]) -> Path:
+    """Write ``run_dir/config.json`` atomically: the resolved ``config`` and ``env_config`` and the stamps a
+    checkpoint has (``budget``, ``phantom_version``, ``task``; :mod:`agents.checkpoint`)."""
+    out = {"config": config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config),
+           "env_config": env_config.to_dict(), "budget": check_budget(budget), **provenance(env_config)}
+    text = json.dumps(out, indent=2, sort_keys=True, default=str)
+    return atomic_write(Path(run_dir) / "config.json", lambda f: f.write(text.encode()))
 
 
 #: Learning-rate schedules: the multiplier of the initial rate at a training progress in [0, 1]. ``"linear"`` decays

@@ -49,7 +49,7 @@ from torch import Tensor
 from agents.base import Agent, as_image_batch
 from agents.checkpoint import save_checkpoint
 from agents.run import CHECKPOINT
-from agents.training import write_config
+from agents.training import describe_device, resolve_device, write_config
 from pixgrl_env.actions import apply_actions, factor_table
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.config_base import BaseConfig, param
@@ -312,8 +312,10 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
     (No :class:`agents.run.Run`: it would seed the global RNGs and open a logger for a run that does nothing.)
     """
     run_dir = Path(run_dir)
-    write_config(run_dir, config=config, env_config=env_config)
-    save_checkpoint(run_dir / CHECKPOINT, agent=config.model, step=0, config=config, env_config=env_config)
+    budget = {"env_steps": 0, "wall_time_s": 0.0, "device": describe_device(resolve_device(config.device))}
+    write_config(run_dir, config=config, env_config=env_config, budget=budget)
+    save_checkpoint(run_dir / CHECKPOINT, agent=config.model, step=0, config=config, env_config=env_config,
+                    budget=budget)
     return build(config.model, env_config, config.device)
 
 

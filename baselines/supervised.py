@@ -294,7 +294,8 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
     # TRY NOT TO MODIFY: run plumbing (seeding, device, logger, evals, checkpoints, resume); a step is one update
     with Run(config.model, config, env_config, run_dir, resume=resume, total=config.steps, seed=config.seed,
              device=config.device, eval_every=config.eval_every, eval_pairs=config.eval_pairs,
-             save_every=config.checkpoint_every, log_every=config.log_every, progress=("losses__",)) as run:
+             save_every=config.checkpoint_every, log_every=config.log_every, progress=("losses__",),
+             env_steps=False) as run:
         device = run.device
         source = PairSource(env_config)
         gen = build_generator(config, env_config).to(device)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +17,10 @@ from agents.base import Agent
 from agents.checkpoint import load_checkpoint
 from agents.run import CHECKPOINT, Run
 from agents.training import LR_SCHEDULES, eval_pairs, quick_eval, scheduled_lr
-from baselines import dqn
+from baselines import dqn, reference
 from pixgrl import metrics
 from pixgrl_env.config import EnvConfig
+from pixgrl_env.data.phantom import PHANTOM_VERSION
 
 TOY = EnvConfig(dataset="toy", dataset_kwargs={"size": 24, "n_patients": 6}, lam=0.0)
 
@@ -115,6 +118,59 @@ def test_resume_restores_states_step_and_rng(tmp_path: Path) -> None:
         assert fresh.step == 0 and fresh.restore(model=other) == {}
     with pytest.raises(ValueError, match="holds a 'brighten' checkpoint, not 'dqn'"):
         Run("dqn", A2CConfig(), TOY, tmp_path, resume=True, total=1, seed=0, device="cpu")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Budget and version stamps
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _stamps(path: Path) -> dict:
+    """The stamps of a checkpoint, loaded as plain ``weights_only`` data, and checked equal to config.json's."""
+    raw = torch.load(path, weights_only=True)
+    stamps = {k: raw[k] for k in ("budget", "phantom_version", "task")}
+    record = json.loads((path.parent / "config.json").read_text())
+    assert {k: record[k] for k in stamps} == stamps
+    return stamps
+
+
+def test_checkpoints_record_budget_task_and_phantom_version(tmp_path: Path) -> None:
+    threads = torch.get_num_threads()
+    device = f"cpu ({threads} thread{'s' if threads != 1 else ''})"
+    phantom = EnvConfig(dataset="phantom", dataset_kwargs={"size": 32, "n_patients": 2})  # the paper's task
+    with Run("brighten", A2CConfig(), phantom, tmp_path, total=12, seed=0, device="cpu") as run:
+        time.sleep(0.05)
+        run.advance(5)
+        run.save({})
+    first = _stamps(tmp_path / CHECKPOINT)
+    assert first["phantom_version"] == PHANTOM_VERSION and first["task"] == "PixGRL-v0"
+    budget = first["budget"]
+    assert budget["env_steps"] == 5 and budget["device"] == device and 0.05 <= budget["wall_time_s"] < 30
+    assert type(budget["env_steps"]) is int and type(budget["wall_time_s"]) is float
+
+    started = time.perf_counter()
+    with Run("brighten", A2CConfig(), phantom, tmp_path, resume=True, total=12, seed=0, device="cpu") as run:
+        time.sleep(0.05)
+        run.advance(7)
+        run.save({})
+    elapsed = time.perf_counter() - started
+    budget = _stamps(tmp_path / CHECKPOINT)["budget"]  # the wall time of both parts
+    assert budget["env_steps"] == 12
+    assert first["budget"]["wall_time_s"] + 0.05 <= budget["wall_time_s"] <= first["budget"]["wall_time_s"] + elapsed
+
+    # Another dataset: no phantom version; a reward no task id names: no task; a trainer that never steps the env.
+    with Run("brighten", A2CConfig(), TOY, tmp_path / "toy", total=4, seed=0, device="cpu", env_steps=False) as run:
+        run.advance(4)
+        run.save({})
+    stamps = _stamps(tmp_path / "toy" / CHECKPOINT)
+    assert stamps["phantom_version"] is None and stamps["task"] is None and stamps["budget"]["env_steps"] == 0
+
+
+def test_the_reference_trainer_stamps_its_checkpoint(tmp_path: Path) -> None:
+    reference.train(reference.Config(model="oracle"), EnvConfig(dataset="toy"), tmp_path)
+    stamps = _stamps(tmp_path / CHECKPOINT)
+    assert stamps["task"] == "PixGRL-v0" and stamps["phantom_version"] is None
+    assert stamps["budget"]["env_steps"] == 0 and stamps["budget"]["device"].startswith("cpu (")
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ overrides a field of the :class:`~pixgrl_env.config.EnvConfig` the preset is mea
 ``env_config_for(preset)``, else the paper's); values are JSON where they parse (``--env crop=null``,
 ``--env factors=[0.9,1,1.1]``) and strings otherwise. ``--resume`` continues from ``run_dir/checkpoint.pt`` with
 the run's own configs unless ``--preset`` is given; other options still override them (e.g. a larger budget).
+Errors in what was asked (a bad value, an unavailable device) end with one line and exit status 2.
 
 A trainer module (:class:`agents.base.Trainer`) gets this command line with::
 
@@ -29,8 +30,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agents.checkpoint import load_checkpoint
-from agents.run import CHECKPOINT
+from agents.checkpoint import CHECKPOINT, load_checkpoint
+from agents.training import check_env_device, resolve_device
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.config_base import constraint_of
 
@@ -123,6 +124,8 @@ def main(trainer: ModuleType, argv: Sequence[str] | None = None,
             env_for = getattr(trainer, "env_config_for", None)
             base = env_for(preset) if env_for is not None else EnvConfig.preset("paper")
             env_config = base.replace(**env_overrides)
-    except (ValueError, TypeError) as exc:
-        parser.error(str(exc))
+        if hasattr(config, "device"):
+            check_env_device(env_config, resolve_device(config.device))
+    except (ValueError, TypeError) as exc:  # a value, not the syntax: one line, no usage text
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return trainer.train(config, env_config, run_dir, resume=resume)

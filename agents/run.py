@@ -38,6 +38,7 @@ from agents.checkpoint import CHECKPOINT, load_checkpoint, restore_rng, save_che
 from agents.distributed import Processes, gather_rng, setup, teardown, wrap
 from agents.training import (
     RunLogger,
+    check_env_device,
     derived_seed,
     describe_device,
     eval_grid,
@@ -70,7 +71,8 @@ class Run:
         resume: Continue from ``run_dir/checkpoint.pt`` when it exists.
         total: The budget, in the trainer's steps (image-steps, updates…): :attr:`done` once reached.
         seed: Base seed (each process adds its rank).
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``…; under torchrun CUDA means ``cuda:LOCAL_RANK``.
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``… (an unavailable one raises,
+            :func:`~agents.training.resolve_device`); under torchrun CUDA means ``cuda:LOCAL_RANK``.
         env_steps: Whether a step is one image-step of the env (the RL trainers), so the checkpoints' budget counts
             ``env_steps = step``; False for trainers that never step the env (their budget's ``env_steps`` is 0).
         deterministic: Make cuDNN deterministic.
@@ -101,12 +103,13 @@ class Run:
         self.save_every, self.log_every, self.progress = save_every, max(log_every, 1), progress
         self.procs = setup(device) if distributed else Processes(0, 1, resolve_device(device), False)
         self.device, self.lead = self.procs.device, self.procs.lead
-        # TRY NOT TO MODIFY: seeding
-        seed_everything(seed + self.procs.rank, deterministic)
-        if threads:
-            torch.set_num_threads(threads)
-        path = self.run_dir / CHECKPOINT
         try:
+            check_env_device(env_config, self.device)
+            # TRY NOT TO MODIFY: seeding
+            seed_everything(seed + self.procs.rank, deterministic)
+            if threads:
+                torch.set_num_threads(threads)
+            path = self.run_dir / CHECKPOINT
             self.checkpoint = load_checkpoint(path, self.device) if resume and path.is_file() else None
             if self.checkpoint is not None and self.checkpoint["agent"] != name:
                 raise ValueError(f"{path} holds a {self.checkpoint['agent']!r} checkpoint, not {name!r}")

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from agents.checkpoint import atomic_write, check_budget, provenance
 from pixgrl_env.config import EnvConfig
-from pixgrl_env.env import PixGRLVectorEnv
+from pixgrl_env.env import PixGRLVectorEnv, env_device
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -41,13 +41,35 @@ def derived_seed(*keys: int) -> int:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; anything else as given (an unavailable CUDA raises)."""
+    """The torch device of a trainer's ``device`` field: ``"auto"`` → CUDA when available, else the CPU (the only
+    value that chooses); anything else exactly as given, never another device instead.
+
+    Raises:
+        ValueError: naming ``device``: not a device name (``"tpu"``), CUDA asked for on a machine without it, or a
+            CUDA index this machine does not have.
+    """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'cpu' or 'auto'")
-    return dev
+    if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} requested but CUDA is not available; use 'cpu' or 'auto'")
+    return env_device(device)  # the env's check: a name torch knows, a CUDA index this machine has
+
+
+def check_env_device(env_config: EnvConfig, device: torch.device) -> None:
+    """Check that the env config's ``device`` can run beside a run on ``device``.
+
+    A trainer steps its env on the run's device (:func:`make_train_env`), so ``EnvConfig.device`` (default
+    ``"cpu"``) is replaced; an env config that asks for an accelerator must get the run's, not be moved silently.
+
+    Raises:
+        ValueError: naming the env's ``device``: not a device, unavailable, or another device than the run's.
+    """
+    wanted = env_device(env_config.device)
+    if wanted.type == "cpu":
+        return
+    if wanted.type != device.type or (None not in (wanted.index, device.index) and wanted.index != device.index):
+        raise ValueError(f"the env's device={env_config.device!r} differs from the run's device {str(device)!r}: "
+                         f"a trainer steps its env on the run's device; set the trainer's device instead")
 
 
 def describe_device(device: torch.device, world: int = 1) -> str:
@@ -203,20 +225,38 @@ def eval_grid(agent: Any, env_config: EnvConfig, n: int = 3) -> Tensor:
 
 #: The env settings each agent preset is meant for, applied over the env's ``paper`` preset. Every agent reads this
 #: one table, so agents trained with the same preset name are trained and evaluated on the same task.
+#: The phantom of the CPU presets: 128×128 slices of 40 patients, 4 slices each.
+CPU_PHANTOM: dict[str, Any] = {"size": 128, "n_patients": 40, "slices_per_patient": 4}
+
 PRESET_ENVS: dict[str, dict[str, Any]] = {
     "paper": {},
     "pixelrl": {"crop": 70},
-    "quick": {"crop": 64, "dataset_kwargs": {"size": 128, "n_patients": 40, "slices_per_patient": 4}},
+    "quick": {"crop": 64, "dataset_kwargs": CPU_PHANTOM},
     "gpu": {"crop": 128},
+    # The high-ceiling task with a Markov observation (the current image, the input and t / T).
+    "reach": {"task": "PixGRLReach-v0", "crop": 64, "dataset_kwargs": CPU_PHANTOM, "conditioning": ("input", "time")},
 }
 
 
-def env_config_for(preset: str, **overrides: Any) -> EnvConfig:
+def env_config_for(preset: str, task: str | None = None, **overrides: Any) -> EnvConfig:
     """The :class:`EnvConfig` an agent preset is meant for (:data:`PRESET_ENVS`), with keyword overrides.
+
+    Args:
+        preset: An agent preset name: its data, crop and observation settings.
+        task: A registered task id (:data:`pixgrl_env.tasks.TASKS`): its actions, episode length and reward. None:
+            the preset's own task (``PixGRL-v0``, the paper's, unless the preset names another).
+        **overrides: Any other EnvConfig field.
 
     >>> env_config_for("quick").crop
     64
+    >>> env_config_for("quick", task="PixGRLReach-v0").episode_length
+    3
     """
+    from pixgrl_env.tasks import PAPER_TASK, task_config
+
     if preset not in PRESET_ENVS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(PRESET_ENVS)}")
-    return EnvConfig.preset("paper", **{**PRESET_ENVS[preset], **overrides})
+    fields = dict(PRESET_ENVS[preset])
+    task = task or fields.pop("task", PAPER_TASK)
+    fields.pop("task", None)
+    return task_config(task, **{**fields, **overrides})

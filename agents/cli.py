@@ -6,9 +6,10 @@ Every field of the trainer's ``Config`` is an option (``--total-steps 20000``, `
 whose help is the field's docstring (:meth:`~pixgrl_env.config_base.BaseConfig.field_docs`). ``--env KEY=VALUE``
 overrides a field of the :class:`~pixgrl_env.config.EnvConfig` the preset is meant for (the module's
 ``env_config_for(preset)``, else the paper's); values are JSON where they parse (``--env crop=null``,
-``--env factors=[0.9,1,1.1]``) and strings otherwise. ``--resume`` continues from ``run_dir/checkpoint.pt`` with
-the run's own configs unless ``--preset`` is given; other options still override them (e.g. a larger budget).
-Errors in what was asked (a bad value, an unavailable device) end with one line and exit status 2.
+``--env factors=[0.9,1,1.1]``) and strings otherwise. ``--resume`` continues the run in ``run_dir``: its saved
+configs are the defaults, options may change only resumable fields (a larger budget, another eval cadence or device:
+:func:`agents.resume.resumed_configs`), and a folder without a checkpoint is an error. Errors in what was asked (a
+bad value, an unavailable device, a refused resume) end with one line and exit status 2.
 
 A trainer module (:class:`agents.base.Trainer`) gets this command line with::
 
@@ -30,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agents.checkpoint import CHECKPOINT, load_checkpoint
+from agents.resume import ResumeError, resumed_configs
 from agents.training import check_env_device, resolve_device
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.config_base import constraint_of
@@ -103,8 +104,8 @@ def main(trainer: ModuleType, argv: Sequence[str] | None = None,
                              f"{default_preset if isinstance(default_preset, str) else default_preset.__doc__})")
     parser.add_argument("--run-dir", required=True, help="folder of checkpoint.pt, config.json and tb/")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from run_dir/checkpoint.pt, with its configs unless --preset is given (other "
-                             "options still override them, e.g. a larger budget)")
+                        help="continue the run in run_dir from its checkpoint.pt, with its own configs; options may "
+                             "change only the budget, the eval/checkpoint cadence, the device and threads")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="EnvConfig override (JSON values), e.g. --env crop=96 --env dataset=toy; fields: "
                              + ", ".join(f.name for f in dataclasses.fields(EnvConfig)))
@@ -113,10 +114,11 @@ def main(trainer: ModuleType, argv: Sequence[str] | None = None,
     preset, run_dir, resume = args.pop("preset"), Path(args.pop("run_dir")), args.pop("resume")
     try:
         env_overrides = parse_overrides(args.pop("env"), "--env")
-        if resume and preset is None and (run_dir / CHECKPOINT).is_file():
-            ckpt = load_checkpoint(run_dir / CHECKPOINT)
-            config = config_cls.from_dict({**ckpt["config"], **args})
-            env_config = EnvConfig.from_dict({**ckpt["env_config"], **env_overrides})
+        if resume:
+            if preset is not None:
+                raise ValueError("--preset cannot be combined with --resume: a resumed run keeps its own configs "
+                                 "(give only the options to change, e.g. a larger budget)")
+            config, env_config = resumed_configs(config_cls, run_dir, args, env_overrides)
         else:
             if preset in (None, "auto"):
                 preset = default_preset if isinstance(default_preset, str) else default_preset()
@@ -126,6 +128,9 @@ def main(trainer: ModuleType, argv: Sequence[str] | None = None,
             env_config = base.replace(**env_overrides)
         if hasattr(config, "device"):
             check_env_device(env_config, resolve_device(config.device))
-    except (ValueError, TypeError) as exc:  # a value, not the syntax: one line, no usage text
+    except (ValueError, TypeError, FileNotFoundError) as exc:  # a value, not the syntax: one line, no usage text
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    return trainer.train(config, env_config, run_dir, resume=resume)
+    try:
+        return trainer.train(config, env_config, run_dir, resume=resume)
+    except ResumeError as exc:  # a saved state that does not fit: found only when the trainer restores it
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")

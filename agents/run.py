@@ -20,6 +20,9 @@ Checkpoints (:mod:`agents.checkpoint`, ``weights_only``-loadable) hold the train
 configs, ``rng`` (rank 0's RNG states), ``rng_ranks`` (every rank's), ``world_size``, and the stamps ``budget``
 (image-steps, wall time summed over resumes, device), ``phantom_version`` and ``task``; ``config.json`` has the
 configs and stamps of the last checkpoint.
+
+Resuming continues the run in the folder (:mod:`agents.resume`): ``resume=True`` needs its checkpoint, and configs
+that change a field outside the config class's ``RESUMABLE`` set (the task, the data, the network…) are refused.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from torch import Tensor, nn
 from agents.base import Agent
 from agents.checkpoint import CHECKPOINT, load_checkpoint, restore_rng, save_checkpoint
 from agents.distributed import Processes, gather_rng, setup, teardown, wrap
+from agents.resume import ResumeError, check_unchanged, load_state, require_checkpoint
 from agents.training import (
     RunLogger,
     check_env_device,
@@ -58,9 +62,9 @@ class Run:
     """One training run in ``run_dir``: processes, seeding, device, logger, step counter, evals and checkpoints.
 
     On creation it joins the torchrun process group (``distributed=True``), seeds Python, numpy and torch with
-    ``seed + rank``, writes ``config.json`` and opens the logger (rank 0 only), and with ``resume=True`` and an
-    existing ``run_dir/checkpoint.pt`` loads it: :attr:`step` and the budget continue from it and :meth:`restore`
-    puts its states back into the trainer's modules. Use it as a context manager: leaving closes the logger, the envs of
+    ``seed + rank``, writes ``config.json`` and opens the logger (rank 0 only), and with ``resume=True`` loads
+    ``run_dir/checkpoint.pt``: :attr:`step` and the budget continue from it and :meth:`restore` puts its states
+    back into the trainer's modules. Use it as a context manager: leaving closes the logger, the envs of
     :meth:`make_env` and the process group, also on errors.
 
     Args:
@@ -68,7 +72,8 @@ class Run:
         config: The trainer's config (saved in ``config.json`` and checkpoints; its ``to_dict`` is logged).
         env_config: The task.
         run_dir: Folder of ``checkpoint.pt``, ``config.json`` and ``tb/``.
-        resume: Continue from ``run_dir/checkpoint.pt`` when it exists.
+        resume: Continue the run of ``run_dir/checkpoint.pt``: ``FileNotFoundError`` without one, and
+            :class:`agents.resume.ResumeError` when ``config``/``env_config`` change a field that is not resumable.
         total: The budget, in the trainer's steps (image-steps, updates…): :attr:`done` once reached.
         seed: Base seed (each process adds its rank).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``… (an unavailable one raises,
@@ -101,6 +106,8 @@ class Run:
         self.total, self.seed, self.env_steps = total, seed, env_steps
         self.eval_every, self.eval_pairs, self.eval_images = eval_every, eval_pairs, eval_images
         self.save_every, self.log_every, self.progress = save_every, max(log_every, 1), progress
+        self.checkpoint: dict[str, Any] | None = None
+        path = require_checkpoint(self.run_dir) if resume else None
         self.procs = setup(device) if distributed else Processes(0, 1, resolve_device(device), False)
         self.device, self.lead = self.procs.device, self.procs.lead
         try:
@@ -109,10 +116,11 @@ class Run:
             seed_everything(seed + self.procs.rank, deterministic)
             if threads:
                 torch.set_num_threads(threads)
-            path = self.run_dir / CHECKPOINT
-            self.checkpoint = load_checkpoint(path, self.device) if resume and path.is_file() else None
-            if self.checkpoint is not None and self.checkpoint["agent"] != name:
-                raise ValueError(f"{path} holds a {self.checkpoint['agent']!r} checkpoint, not {name!r}")
+            if path is not None:
+                self.checkpoint = load_checkpoint(path, self.device)
+                if self.checkpoint["agent"] != name:
+                    raise ValueError(f"{path} holds a {self.checkpoint['agent']!r} checkpoint, not {name!r}")
+                check_unchanged(self.checkpoint, config, env_config, self.run_dir)
         except BaseException:
             teardown(self.procs)
             raise
@@ -146,11 +154,17 @@ class Run:
         keyword names, then this process's RNG states. Returns the checkpoint ({} when starting fresh).
 
         With another process count than the checkpoint's, the RNGs are re-seeded from ``(seed, rank, step)``.
+
+        Raises:
+            agents.resume.ResumeError: a saved state does not fit (another network width or action set), naming
+                the mismatching parameters and their shapes.
         """
         if self.checkpoint is None:
             return {}
         for key, obj in objects.items():
-            obj.load_state_dict(self.checkpoint[key])
+            if key not in self.checkpoint:
+                raise ResumeError(f"{str(self.run_dir / CHECKPOINT)!r} holds no {key!r} state to restore")
+            load_state(obj, self.checkpoint[key], key, self.run_dir / CHECKPOINT)
         rngs = self.checkpoint.get("rng_ranks") or [self.checkpoint["rng"]]
         if len(rngs) == self.procs.world:
             restore_rng(rngs[self.procs.rank])

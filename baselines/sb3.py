@@ -430,8 +430,8 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
         config: :class:`Config`.
         env_config: The task (its crop sets the training image size; use a small one on CPU).
         run_dir: Output folder.
-        resume: Continue from ``run_dir/checkpoint.pt`` (policy, optimizer, RNGs, timestep counter) if it exists,
-            up to ``config.total_timesteps``; without one, start from scratch.
+        resume: Continue from ``run_dir/checkpoint.pt`` (policy, optimizer, RNGs, timestep counter) up to
+            ``config.total_timesteps``; a folder without one is an error (:class:`agents.run.Run`).
     """
     with Run(SB3Agent.name, config, env_config, run_dir, resume=resume, total=config.total_timesteps,
              seed=config.seed, device=config.device, eval_every=config.eval_every, eval_pairs=config.eval_pairs,

@@ -288,8 +288,8 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
         env_config: Dataset, split, fold and crop to draw training pairs from; its validation fold is used for the
             ``eval/*`` scalars.
         run_dir: Output folder.
-        resume: Continue from ``run_dir/checkpoint.pt`` (networks, optimisers, RNGs, step) if it exists, up to
-            ``config.steps``; without a checkpoint, start from scratch.
+        resume: Continue from ``run_dir/checkpoint.pt`` (networks, optimisers, RNGs, step) up to ``config.steps``;
+            a folder without one is an error (:class:`agents.run.Run`).
     """
     # TRY NOT TO MODIFY: run plumbing (seeding, device, logger, evals, checkpoints, resume); a step is one update
     with Run(config.model, config, env_config, run_dir, resume=resume, total=config.steps, seed=config.seed,

@@ -122,6 +122,18 @@ def _cmd_train(args: argparse.Namespace) -> None:
         for f in dataclasses.fields(cfg):
             print(f"{f.name} = {getattr(cfg, f.name)!r}")
         return
+    if args.resume:  # the run in --run-dir continues with its own configs; --set/--env change resumable fields only
+        from agents.resume import resumed_configs
+
+        if args.env_preset_given or getattr(args, "task", None) is not None:
+            raise ValueError("--env-preset and --task cannot be combined with --resume: a resumed run keeps its own "
+                             "env config")
+        model = {"model": args.agent} if args.agent in ("unet", "pix2pix") else {}
+        config, env_config = resumed_configs(module.Config, Path(args.run_dir),
+                                             {**parse_overrides(args.set, "--set"), **model},
+                                             parse_overrides(args.env, "--env"))
+        module.train(config, env_config, Path(args.run_dir), resume=True)
+        return
     config = config_from_overrides(
         lambda **values: module.Config.preset(args.preset, **values), [f.name for f in dataclasses.fields(
             module.Config)], args.set, "--set",
@@ -193,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from this EnvConfig preset instead of the one the agent preset implies")
     p.add_argument("--env", action="append", metavar="KEY=VALUE", help="override an EnvConfig field")
     p.add_argument("--run-dir", default="runs/pixgrl", help="checkpoint, config.json and TensorBoard logs go here")
-    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in RUN_DIR from its checkpoint.pt with its own configs (--preset is not "
+                        "used; --set/--env may change only the budget, eval/checkpoint cadence, device, threads)")
     p.add_argument("--list-config", action="store_true", help="print the agent Config fields and exit")
     p.set_defaults(func=_cmd_train)
 

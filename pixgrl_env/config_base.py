@@ -247,10 +247,17 @@ class BaseConfig:
         TIED: ``{field: key_field}``: a preset's ``field`` is meant for its own ``key_field`` only, so overriding
             ``key_field`` (without ``field``) drops the preset's ``field`` (e.g. network widths belong to their
             backbone: ``{"net_kwargs": "backbone"}``).
+        RESUMABLE: The fields a resumed run may change (``agents.resume``): the budget, the eval/checkpoint/log
+            cadence, the device, thread counts and caching, which change neither the task nor the network. Names
+            a class does not have are ignored; a subclass may narrow or widen the set.
     """
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
     TIED: ClassVar[dict[str, str]] = {}
+    RESUMABLE: ClassVar[frozenset[str]] = frozenset({
+        "total_steps", "total_timesteps", "steps",  # the budget
+        "eval_every", "eval_pairs", "eval_episodes", "eval_images", "checkpoint_every", "save_every", "log_every",
+        "device", "deterministic", "torch_deterministic", "torch_threads", "slic_threads", "cache_size"})
 
     def __post_init__(self) -> None:
         for name, check in _checks(type(self)):

@@ -130,8 +130,7 @@ def graph_aggregate(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 
 class GraphConv(nn.Module):
-    """Graph convolution of eq. 1 over each pixel's window: ``H' = σ(Â H W + b)`` (``+ root(H)`` with a root
-    convolution).
+    """Graph convolution of eq. 1 over each pixel's window: ``H' = σ(Â H W + b)``.
 
     Computed as project-then-aggregate: a 1×1 convolution ``C_in → C_out`` (the ``H W`` product, no bias), then
     :func:`graph_aggregate` with the normalised weights ``Â``, then the bias and the activation. The projection is
@@ -146,11 +145,6 @@ class GraphConv(nn.Module):
         out_channels: ``C_out``.
         bias: Add a learnable bias per output channel after the aggregation.
         activation: Applied last; default ReLU, ``None`` for a linear layer.
-        root_kernel: Add a convolution of the layer's input, ``H' = σ(Â H W + conv_root(H) + b)``: 0 for none (eq. 1,
-            the default), 1 for a per-pixel "root weight" ``H W_root`` (GraphSAGE, PyG's ``GraphConv``), 3 or 5 for
-            a root convolution over the window. Eq. 1's output is a normalised neighbourhood average, so stacked
-            layers can only smooth features; the root term lets a layer compute what distinguishes a pixel from
-            its neighbours (edges, contrasts), while the graph term still pools within superpixels.
     """
 
     def __init__(
@@ -159,16 +153,11 @@ class GraphConv(nn.Module):
         out_channels: int,
         bias: bool = True,
         activation: Callable[[torch.Tensor], torch.Tensor] | None = F.relu,
-        root_kernel: int = 0,
     ) -> None:
         super().__init__()
-        if root_kernel < 0 or root_kernel % 2 == 0 and root_kernel != 0:
-            raise ValueError(f"root_kernel must be 0 (none) or an odd size >= 1, got {root_kernel!r}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.proj = nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False)
-        self.root = (nn.Conv2d(in_channels, out_channels, root_kernel, padding=root_kernel // 2, bias=False)
-                     if root_kernel else None)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.activation = activation
 
@@ -183,15 +172,12 @@ class GraphConv(nn.Module):
             ``(N, C_out, H, W)``.
         """
         out = graph_aggregate(self.proj(x), graph)
-        if self.root is not None:
-            out = out + self.root(x)
         if self.bias is not None:
             out = out + self.bias.view(1, -1, 1, 1)
         return self.activation(out) if self.activation is not None else out
 
     def extra_repr(self) -> str:  # noqa: D102
-        root = self.root.kernel_size[0] if self.root is not None else 0
-        return f"{self.in_channels}, {self.out_channels}, bias={self.bias is not None}, root_kernel={root}"
+        return f"{self.in_channels}, {self.out_channels}, bias={self.bias is not None}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -248,8 +234,6 @@ class PixGRLNet(_PixelActorCritic):
         conv_channels: Width ``D`` of the two convolutions.
         graph_channels: Width ``R`` of the graph convolutions.
         n_graph_layers: Number of graph convolutions.
-        root_kernel: Give every graph convolution a root convolution of this size (see :class:`GraphConv`; 0, the
-            paper's layer, has none).
         graph_kwargs: Keyword arguments of :func:`agents.graph.graph_weights`, used only when ``forward`` is
             called without a graph (it is then built from channel 0 of ``obs``, by default with torch SLIC on the
             device of ``obs``).
@@ -265,13 +249,11 @@ class PixGRLNet(_PixelActorCritic):
         graph_channels: int = 128,
         n_graph_layers: int = 3,
         graph_kwargs: dict[str, Any] | None = None,
-        root_kernel: int = 0,
     ) -> None:
         super().__init__(graph_channels, n_actions)
         self.convs = nn.ModuleList([_conv(in_channels, conv_channels), _conv(conv_channels, conv_channels)])
         widths = [conv_channels] + [graph_channels] * n_graph_layers
-        self.graph_convs = nn.ModuleList([GraphConv(a, b, root_kernel=root_kernel)
-                                          for a, b in zip(widths[:-1], widths[1:])])
+        self.graph_convs = nn.ModuleList([GraphConv(a, b) for a, b in zip(widths[:-1], widths[1:])])
         self.graph_kwargs = dict(graph_kwargs or {})
 
     def features(self, obs: torch.Tensor, graph: torch.Tensor | None) -> torch.Tensor:  # noqa: D102

@@ -174,20 +174,3 @@ def test_too_small_inputs_and_unknown_backbone_raise() -> None:
     with pytest.raises(ValueError, match="kernel"):
         GraphConv(2, 2)(torch.rand(1, 2, 4, 4), torch.rand(1, 24, 4, 4))
 
-
-def test_graph_conv_root_adds_a_convolution_of_the_layer_input() -> None:
-    """H' = Â H W + conv_root(H): with the root alone it is that convolution, without it the paper's layer."""
-    torch.manual_seed(0)
-    x = torch.rand(2, 3, 6, 7)
-    graph = torch.rand(2, 25, 6, 7)
-    plain = GraphConv(3, 4, bias=False, activation=None)
-    for kernel in (1, 5):
-        layer = GraphConv(3, 4, bias=False, activation=None, root_kernel=kernel)
-        plain.proj.weight.data.copy_(layer.proj.weight.data)
-        with torch.no_grad():
-            expected = plain(x, graph) + torch.nn.functional.conv2d(x, layer.root.weight, padding=kernel // 2)
-        torch.testing.assert_close(layer(x, graph), expected)
-    assert PixGRLNet(1, 3, 8, 8, root_kernel=5).graph_convs[0].root.kernel_size == (5, 5)
-    assert PixGRLNet(1, 3, 8, 8).graph_convs[0].root is None
-    with pytest.raises(ValueError, match="root_kernel must be 0"):
-        GraphConv(3, 4, root_kernel=4)

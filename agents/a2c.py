@@ -169,6 +169,11 @@ PRESETS: dict[str, dict[str, Any]] = {
                   checkpoint_every=8 * 5 * 25, net_kwargs={"conv_channels": 16, "graph_channels": 32},
                   torch_threads=1),
     "gpu": dict(num_envs=64, total_steps=64 * 5 * 20_000, eval_every=64 * 5 * 500, checkpoint_every=64 * 5 * 500),
+    # PixGRLReach-v0 on a 2-core CPU (chosen on the validation fold, docs/learning.md): the quick network, 4 crops
+    # per batch, standardised advantages, rewards ×10 instead of ×255, γ 0.5 with one-step returns, β 0.01.
+    "reach": dict(num_envs=4, total_steps=4_000, n_step=1, gamma=0.5, reward_scale=10.0, normalize_advantage=True,
+                  eval_every=1_000, eval_pairs=8, checkpoint_every=1_000,
+                  net_kwargs={"conv_channels": 16, "graph_channels": 32}, torch_threads=1),
 }
 Config.PRESETS = PRESETS
 

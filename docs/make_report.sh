@@ -1,13 +1,37 @@
 #!/usr/bin/env bash
-# Reproduces docs/report/: every agent trained with its `quick` preset on the phantom (the same 64×64 crops of
-# 128×128 slices), then one `pixgrl evaluate` on the held-out patients of fold 0. About 20 minutes on a 2-core CPU.
+# Reproduces docs/report/: every agent on both registered tasks at the same budget of 4,000 image-steps (the
+# supervised U-Net: 300 batches of 8 pairs), 64×64 crops of 128×128 phantom slices with the input and t/T as extra
+# observation channels; the Pix-GRL agent (graph backbone) and its CNN-backbone twin (Table 3) with 3 seeds on
+# PixGRLReach-v0. Then one `pixgrl evaluate` per task on the whole slices of the held-out patients of fold 0, and
+# the learning curves (validation SSIM) as a PNG. About an hour on a 2-core CPU (two runs at a time, one thread each).
 set -euo pipefail
-runs=${RUNS:-runs/docs}
-pixgrl train --agent pixgrl    --preset quick --run-dir "$runs/pixgrl"
-pixgrl train --agent dqn       --preset quick --run-dir "$runs/dqn"
-pixgrl train --agent reinforce --preset quick --run-dir "$runs/reinforce"
-pixgrl train --agent unet      --preset quick --run-dir "$runs/unet"
-pixgrl train --agent pix2pix   --preset quick --run-dir "$runs/pix2pix"
-pixgrl train --agent sb3       --preset quick --run-dir "$runs/sb3"
-pixgrl evaluate "Pix-GRL=$runs/pixgrl" "DQN=$runs/dqn" "REINFORCE=$runs/reinforce" "SB3 PPO=$runs/sb3" \
-    "U-Net=$runs/unet" "pix2pix=$runs/pix2pix" identity oracle --out docs/report --max-pairs 32 --device cpu
+runs=${RUNS:-runs/report}
+out=${OUT:-docs/report}
+jobs=${JOBS:-2}
+cnn="--set backbone=cnn --set 'net_kwargs={\"widths\":[16,16,32,32,32]}'"  # the graph net's depth and widths
+mkdir -p "$runs"
+{
+  for task in PixGRLReach-v0 PixGRL-v0; do
+    seeds="0 1 2"; [ "$task" = PixGRL-v0 ] && seeds="0"
+    for s in $seeds; do
+      echo "pixgrl train --agent pixgrl --preset reach --task $task --set seed=$s --run-dir $runs/$task/pixgrl_s$s"
+      echo "pixgrl train --agent pixgrl --preset reach --task $task --set seed=$s $cnn --run-dir $runs/$task/cnn_s$s"
+    done
+    for agent in dqn reinforce sb3 unet; do
+      echo "pixgrl train --agent $agent --preset reach --task $task --run-dir $runs/$task/$agent"
+    done
+  done
+} | OMP_NUM_THREADS=1 xargs -d '\n' -P "$jobs" -I{} sh -c '{} > /dev/null 2>&1 || { echo "failed: {}" >&2; exit 255; }'
+
+for task in PixGRLReach-v0 PixGRL-v0; do
+  r=$runs/$task
+  agents=()
+  for d in "$r"/pixgrl_s* ; do agents+=("Pix-GRL seed ${d##*_s}=$d"); done
+  for d in "$r"/cnn_s* ; do agents+=("CNN backbone seed ${d##*_s}=$d"); done
+  pixgrl evaluate "${agents[@]}" "DQN=$r/dqn" "REINFORCE=$r/reinforce" "SB3 PPO=$r/sb3" "U-Net=$r/unet" identity oracle \
+      --task "$task" --split test --out "$out/$task" --device cpu
+  oracle=$(python -c "import json; print(round(json.load(open('benchmarks/results/tasks_val.json'))['tasks']['$task']['oracle']['ssim'], 3))")
+  pixgrl curves "Pix-GRL (graph)=$r/pixgrl_s*" "CNN backbone=$r/cnn_s*" "DQN=$r/dqn" "REINFORCE=$r/reinforce" \
+      --reference "oracle (val)=$oracle" --title "$task: validation SSIM while training" \
+      --out "$out/$task/learning_curves.png"
+done

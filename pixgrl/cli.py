@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from agents.cli import parse_overrides  # KEY=VALUE options: JSON values where they parse, strings otherwise
 from pixgrl.outputs import check_output
 from pixgrl_env.config import ENV_PRESETS, EnvConfig
+from pixgrl_env.tasks import TASKS
 
 T = TypeVar("T")
 
@@ -47,6 +48,7 @@ OUTPUTS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("out", "--out", "folder"),
     "ablate": ("out", "--out", "folder"),
     "synthesize": ("output", "--output", "file"),
+    "curves": ("out", "--out", "file"),
 }
 #: Exceptions that report a problem with the input or the environment, shown as one line (no traceback).
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
@@ -139,11 +141,27 @@ def _cmd_train(args: argparse.Namespace) -> None:
             module.Config)], args.set, "--set",
         f"`pixgrl train --agent {args.agent} --list-config` lists the fields of agent {args.agent!r}")
     base = getattr(module, "env_config_for", None)  # the env a preset is meant for (e.g. quick: 64×64 crops)
-    implied = base(args.preset) if base is not None and not args.env_preset_given else None
+    implied = base(args.preset, task=args.task) if base is not None and not args.env_preset_given else None
+    if implied is None and args.task is not None:  # --env-preset's data settings, the task's actions and reward
+        from pixgrl_env.tasks import TASK_FIELDS, task_config
+
+        kept = {k: v for k, v in EnvConfig.preset(args.env_preset).to_dict().items() if k not in TASK_FIELDS}
+        implied = task_config(args.task, **kept)
     env_config = env_config_from_args(args.env_preset, args.env, implied)
     if args.agent in ("unet", "pix2pix") and hasattr(config, "model"):
         config = dataclasses.replace(config, model=args.agent)
     module.train(config, env_config, Path(args.run_dir), resume=args.resume)
+
+
+def _cmd_curves(args: argparse.Namespace) -> None:
+    from pixgrl.curves import expand_runs, plot_learning_curves
+
+    groups = {}
+    for item in args.runs:
+        label, sep, pattern = item.partition("=")
+        groups[label if sep else item] = expand_runs([pattern if sep else item])
+    references = {k: float(v) for k, v in parse_overrides(args.reference, "--reference").items()}
+    print(plot_learning_curves(groups, args.out, tag=args.tag, references=references, title=args.title))
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
@@ -204,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-preset", default=None, choices=sorted(ENV_PRESETS),
                    help="start from this EnvConfig preset instead of the one the agent preset implies")
     p.add_argument("--env", action="append", metavar="KEY=VALUE", help="override an EnvConfig field")
+    p.add_argument("--task", default=None, choices=sorted(TASKS),
+                   help="a registered task id (actions, episode length, reward); default: the preset's own "
+                        "(PixGRL-v0, the paper's, except for --preset reach: PixGRLReach-v0)")
     p.add_argument("--run-dir", default="runs/pixgrl", help="checkpoint, config.json and TensorBoard logs go here")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in RUN_DIR from its checkpoint.pt with its own configs (--preset is not "
@@ -224,6 +245,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=3)
     p.add_argument("--out", default="preview.png")
     p.set_defaults(func=_cmd_preview)
+
+    p = sub.add_parser("curves", help="learning curves (a logged scalar vs image-steps) of runs as a PNG")
+    p.add_argument("runs", nargs="+", metavar="[LABEL=]RUNS",
+                   help="run folders, shell patterns allowed: the runs of one label (seeds) are averaged")
+    p.add_argument("--tag", default="eval/ssim", help="the TensorBoard scalar to plot")
+    p.add_argument("--reference", action="append", metavar="LABEL=VALUE", help="a horizontal line, e.g. oracle=0.96")
+    p.add_argument("--title", default=None)
+    p.add_argument("--out", default="curves.png")
+    p.set_defaults(func=_cmd_curves)
 
     p = sub.add_parser("benchmark", help="run benchmarks/run_all.py (from a source checkout)")
     p.add_argument("rest", nargs=argparse.REMAINDER)

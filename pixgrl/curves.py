@@ -39,10 +39,10 @@ def read_scalar(run_dir: str | Path, tag: str = "eval/ssim") -> tuple[np.ndarray
 
 
 def expand_runs(patterns: Sequence[str]) -> list[Path]:
-    """Run folders matching shell-style ``patterns`` (sorted; a pattern without wildcards must exist)."""
+    """Run folders matching shell-style ``patterns`` (sorted; files are skipped; each pattern must match one)."""
     runs: list[Path] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern))
+        matches = sorted(m for m in glob.glob(pattern) if Path(m).is_dir())
         if not matches:
             raise FileNotFoundError(f"no run folder matches {pattern!r}")
         runs += [Path(m) for m in matches]

@@ -303,7 +303,9 @@ def test_presets_and_validation() -> None:
     assert set(a2c.PRESETS) <= set(PRESET_ENVS)  # every agent preset has the env it is meant for
     for name in a2c.PRESETS:
         assert isinstance(Config.preset(name), Config)
-        assert env_config_for(name).episode_length == 5
+        assert env_config_for(name).episode_length == (3 if name == "reach" else 5)  # reach: PixGRLReach-v0
+    assert env_config_for("quick", task="PixGRLReach-v0").factors == (0.5, 0.9, 1.0, 1.1, 2.0)
+    assert env_config_for("reach", task="PixGRL-v0").conditioning == ("input", "time")
     assert Config.preset("paper").gamma == 0.15 and Config.preset("paper").num_envs == 32
     assert Config.from_dict(Config.preset("quick").to_dict()) == Config.preset("quick")
     with pytest.raises(ValueError, match="unknown preset"):

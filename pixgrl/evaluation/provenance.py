@@ -19,14 +19,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pixgrl_env.config import EnvConfig
-from pixgrl_env.tasks import TASKS, task_config, task_of
+from pixgrl_env.tasks import TASK_FIELDS, TASKS, task_config, task_of
 
 #: Keys of a budget record.
 BUDGET_KEYS: tuple[str, ...] = ("env_steps", "wall_time_s", "device")
-#: EnvConfig fields that describe data, split, placement or caching, not the problem an agent solves: two configs
-#: that differ only in these are the same task.
-NOT_TASK_FIELDS: frozenset[str] = frozenset({"crop", "dataset", "dataset_kwargs", "split", "fold", "n_folds",
-                                             "split_seed", "device", "autoreset_mode", "cache_size", "w1_method"})
 
 
 class TaskMismatchError(ValueError):
@@ -93,9 +89,9 @@ BUDGET_NOTE = ("Budget: env steps (image-steps), training wall time and device, 
 
 
 def same_task(a: EnvConfig, b: EnvConfig) -> bool:
-    """Whether two env configs pose the same problem: every field but :data:`NOT_TASK_FIELDS` is equal."""
-    da, db = a.to_dict(), b.to_dict()
-    return all(da[k] == db[k] for k in da if k not in NOT_TASK_FIELDS)
+    """Whether two env configs pose the same problem: their :data:`pixgrl_env.tasks.TASK_FIELDS` (actions, horizon,
+    reward) are equal. Data, split, device and the observation's conditioning channels do not change the task."""
+    return all(getattr(a, f) == getattr(b, f) for f in TASK_FIELDS)
 
 
 def describe_task(env_config: EnvConfig) -> str:
@@ -148,5 +144,5 @@ def check_tasks(agents: Sequence[Any], task: str | None = None) -> EnvConfig:
     return evaluated
 
 
-__all__ = ["BUDGET_KEYS", "BUDGET_NOTE", "NOT_TASK_FIELDS", "TaskMismatchError", "budget_text", "check_tasks",
+__all__ = ["BUDGET_KEYS", "BUDGET_NOTE", "TaskMismatchError", "budget_text", "check_tasks",
            "checkpoint_budget", "describe_task", "object_budget", "same_task"]

@@ -4,7 +4,7 @@
 - :class:`OracleAgent` looks at the target and, for every pixel, ends the episode at the value closest to the target
   among all the values the action set can reach in ``episode_length`` steps, clipping at 1 included. No agent
   acting in PixGRL-v0 can get a lower per-pixel squared error, so it shows how much of the gap to the target the
-  task allows at all (see ``paper/NOTES.md``, "Reachability"). It is optimal for per-pixel squared error, hence
+  task allows at all (see ``docs/paper.md``, "Reachability"). It is optimal for per-pixel squared error, hence
   for MSE, NRMSE and PSNR; SSIM and NMI are not per-pixel, so for them it is a strong reference, not a bound.
 
 **Evaluating the oracle.** It needs the target, which :meth:`agents.base.Agent.synthesize` does not take. Every

@@ -14,8 +14,8 @@ SB3's own PPO and A2C train unchanged on the single env through three pieces:
   is a global mean-pool and a ``Linear(C, 1)`` (SB3's critic is one scalar per observation).
 - :class:`BatchedMultiCategoricalDistribution`: SB3's ``MultiCategoricalDistribution`` builds one ``Categorical``
   per action dimension (per pixel) and loops over them in Python: build + log-prob + entropy + backward of a batch
-  of 4 took 4.4 s at 64×64 (17 s at 256×256 in ``ECOSYSTEM.md``). This subclass holds one ``Categorical`` over
-  ``(B, H·W, A)`` logits with the same layout and the same log-probs and entropies (tested against the stock
+  of 4 took 4.4 s at 64×64 (17 s at 256×256: ``docs/ecosystem.md``, "The per-dimension Categorical"). This
+  subclass holds one ``Categorical`` over ``(B, H·W, A)`` logits with the same layout and the same log-probs and entropies (tested against the stock
   class): 8.7 ms at 64×64 (``benchmarks/bench_sb3.py``, loaded 2-core CPU).
 
 Limits, honestly:

@@ -94,7 +94,7 @@ class EnvConfig(BaseConfig):
     """region distance, one of DISTANCES (the paper: Wasserstein-1)"""
     reward_mode: str = param("improvement", choices=REWARD_MODES)
     """"improvement" (D(s_t, target) − D(s_{t+1}, target)) or "literal" (eq. 7 as printed, D(s_t, s_{t+1})); see
-    docs/paper.md"""
+    docs/paper.md, section 'Region reward'"""
     w1_method: str = param("approx", choices=W1_METHODS)
     """"approx" (fast, binned CDF; error ≤ 2e-3) or "exact" (the sort-based reference)"""
     crop: int | None = param(None, ge=1)

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from pixgrl_env.actions import apply_actions, factor_table
 from pixgrl_env.config import EnvConfig
-from pixgrl_env.env import observation
+from pixgrl_env.dynamics import observation
 
 
 class Agent(abc.ABC):

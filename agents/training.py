@@ -182,7 +182,7 @@ def image_grid(images: Tensor, ncol: int | None = None) -> Tensor:
 def eval_pairs(env_config: EnvConfig, n: int) -> Iterator[tuple[Tensor, Tensor]]:
     """The first ``n`` whole ``(input, target)`` pairs ``(1, 1, H, W)`` of the config's validation fold (split
     ``"val"``: never the test patients)."""
-    from pixgrl_env.env import PairSource
+    from pixgrl_env.episodes import PairSource
 
     source = PairSource(env_config.replace(split="val", crop=None, cache_size=0))
     for i in range(min(n, len(source))):

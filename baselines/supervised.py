@@ -43,7 +43,7 @@ from agents.run import Run
 from agents.training import env_config_for  # noqa: F401  (the registry contract: the env each preset is meant for)
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.config_base import BaseConfig, param
-from pixgrl_env.env import PairSource
+from pixgrl_env.episodes import PairSource
 
 MODELS = ("unet", "pix2pix")
 GAN_LOSSES = ("bce", "lsgan")

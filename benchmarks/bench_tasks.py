@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baselines.reference import OracleAgent  # noqa: E402
 from pixgrl_env.data.phantom import PHANTOM_VERSION  # noqa: E402
-from pixgrl_env.env import PairSource  # noqa: E402
+from pixgrl_env.episodes import PairSource  # noqa: E402
 from pixgrl_env.tasks import TASKS, task_config  # noqa: E402
 
 DATA = {"size": 128, "n_patients": 40, "slices_per_patient": 4}

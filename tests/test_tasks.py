@@ -11,7 +11,7 @@ from skimage.metrics import structural_similarity
 
 import pixgrl_env  # noqa: F401  (registers the tasks)
 from baselines.reference import OracleAgent
-from pixgrl_env.env import PairSource
+from pixgrl_env.episodes import PairSource
 from pixgrl_env.tasks import PAPER_TASK, REACH_TASK, TASKS, task_config, task_of
 
 TOY = {"dataset": "toy", "crop": 16}

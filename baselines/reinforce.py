@@ -46,7 +46,7 @@ class Config(BaselineConfig):
                       backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
         # PixGRLReach-v0 on a CPU: quick, with the reward scale and discount that helped the A2C agent there.
         "reach": dict(total_timesteps=4_000, num_envs=4, eval_every=1_000, reward_scale=10.0, gamma=0.5,
-                      backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
+                      baseline="value", normalize_advantage=True, backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
         # The paper's optimiser and batch (Adam 1e-3, mini-batch 32) with the PixelRL-style dilated net; a GPU run.
         # One update back-propagates through num_envs × T images at once: ~30 GB of activations at 256×256.
         "paper": dict(total_timesteps=2_000_000, num_envs=32, learning_rate=1e-3,

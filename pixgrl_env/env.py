@@ -47,6 +47,10 @@ def check_actions(actions: Any, shape: tuple[int, ...], n_actions: int, device: 
     if a.dtype.is_floating_point or a.dtype.is_complex or a.dtype == torch.bool:
         raise TypeError(f"actions must be integer action indices, got dtype {a.dtype}")
     a = a.to(device=device, dtype=torch.int64)
+    if device.type != "cpu":  # checked on the device, without a host synchronisation: an error surfaces at the next
+        torch._assert_async(((a >= 0) & (a < n_actions)).all(),  # synchronising call (a CUDA device-side assert)
+                            f"action indices must lie in [0, {n_actions - 1}] ({n_actions} actions)")
+        return a
     lo, hi = int(a.min()), int(a.max())
     if lo < 0 or hi >= n_actions:
         raise ValueError(f"action indices must lie in [0, {n_actions - 1}] ({n_actions} actions), "
@@ -409,7 +413,7 @@ class PixGRLVectorEnv(VectorEnv):
         return x if self.output == "torch" else x.cpu().numpy()
 
     def _flags(self, x: np.ndarray) -> Any:
-        return torch.as_tensor(x, device=self.device) if self.output == "torch" else x
+        return self._batch.device_copies(x) if self.output == "torch" else x
 
     def __repr__(self) -> str:
         return f"PixGRLVectorEnv(num_envs={self.num_envs}, device={self.device}, output={self.output!r})"

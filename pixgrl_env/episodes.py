@@ -142,6 +142,37 @@ class PairSource:
         return pair.input[win], pair.target[win], extra_arr
 
 
+class DeviceCopies:
+    """Small host arrays (step counters, done flags) as tensors on ``device``, each distinct value copied once.
+
+    The vector env knows its episodes' step counts and end flags on the host (they never need a device
+    synchronisation), but a torch-output env on a GPU must hand them out as device tensors. They repeat from step to
+    step, so an LRU cache of their device copies makes a steady-state step free of host-to-device copies; callers
+    get a clone (a device-side copy), so changing it in place cannot change the cache. On the CPU the array itself
+    is wrapped (no copy, no cache).
+
+    Args:
+        device: The device of the copies.
+        size: How many distinct arrays to keep.
+    """
+
+    def __init__(self, device: torch.device, size: int = 64):
+        self.device, self.size = device, size
+        self._cache: OrderedDict[tuple[str, tuple[int, ...], bytes], Tensor] = OrderedDict()
+
+    def __call__(self, x: np.ndarray) -> Tensor:
+        if self.device.type == "cpu":
+            return torch.as_tensor(x)
+        key = (x.dtype.str, x.shape, x.tobytes())
+        if key in self._cache:
+            self._cache.move_to_end(key)
+        else:
+            self._cache[key] = torch.as_tensor(x, device=self.device)
+            if len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return self._cache[key].clone()
+
+
 class EpisodeBatch:
     """``N`` episodes held as torch tensors on one device and stepped together.
 
@@ -163,6 +194,7 @@ class EpisodeBatch:
         self.distance = torch.zeros_like(self.image)
         self.extra = torch.zeros(n, n_extra, h, w, device=device)
         self.t = np.zeros(n, dtype=np.int64)
+        self.device_copies = DeviceCopies(device)
         self.starts: list[EpisodeStart | None] = [None] * n
 
     def load(self, slots: np.ndarray, starts: list[EpisodeStart]) -> None:
@@ -186,9 +218,8 @@ class EpisodeBatch:
 
     def observe(self) -> Tensor:
         """``(N, C, H, W)`` float32 in [0, 1]: the current image, then the conditioning channels in config order."""
-        t = torch.as_tensor(self.t, dtype=torch.float32, device=self.device)
-        return observation(self.image, self.original, t / self.config.episode_length, self.config.conditioning,
-                           self.extra)
+        time = self.device_copies(self.t.astype(np.float32) / np.float32(self.config.episode_length))
+        return observation(self.image, self.original, time, self.config.conditioning, self.extra)
 
     def step(self, actions: Tensor) -> StepResult:
         """Advance every episode by one step with ``actions`` ``(N, H, W)`` int64 (validated by the caller)."""

@@ -368,3 +368,19 @@ def test_cuda_vector_env_matches_cpu():
         assert r2[0].device.type == "cuda"
         torch.testing.assert_close(r2[0].cpu(), r1[0], atol=1e-6, rtol=0)
         torch.testing.assert_close(r2[1].cpu(), r1[1], atol=1e-6, rtol=0)
+
+
+def test_device_copies_are_made_once_per_value_and_cannot_be_changed_through_a_result() -> None:
+    """The vector env's flags and time channel on an accelerator come from an LRU of device copies (here the cache is
+    exercised with the 'meta' device, which allocates nothing): one copy per distinct array, clones handed out."""
+    from pixgrl_env.episodes import DeviceCopies
+
+    copies = DeviceCopies(torch.device("meta"), size=2)
+    a, b, c = np.array([True, False]), np.array([False, False]), np.array([True, True])
+    first = copies(a)
+    assert first.device.type == "meta" and first.shape == (2,) and first.dtype == torch.bool
+    assert len(copies._cache) == 1 and copies(a.copy()) is not first and len(copies._cache) == 1
+    copies(b), copies(c)  # a third value evicts the least recently used one
+    assert len(copies._cache) == 2 and (a.dtype.str, a.shape, a.tobytes()) not in copies._cache
+    cpu = DeviceCopies(torch.device("cpu"))
+    assert np.shares_memory(cpu(a).numpy(), a) and not cpu._cache  # the CPU wraps the array itself

@@ -23,7 +23,10 @@ TensorBoard (``run_dir/tb``): ``losses/{loss,policy,value,entropy,grad_norm}`` (
 ``eval/{ssim,psnr,ssim_identity,psnr_identity}`` (greedy synthesis of whole validation images) and the image grid
 ``eval/input_synth_target``.
 
-The run plumbing (processes, seeding, logging, evals, checkpoints, resume) is :class:`agents.run.Run`'s.
+The run plumbing (processes, seeding, logging, evals, checkpoints, resume) is :class:`agents.run.Run`'s. The file
+is a little over 500 lines on purpose: like a CleanRL script it keeps the whole algorithm (its config and presets,
+the agent, rollouts, returns, losses, the update and the training loop) readable top to bottom in one place; what
+every trainer shares lives in :mod:`agents.run`, :mod:`agents.cli` and :mod:`agents.training`.
 
 Memory: rollouts are collected under ``torch.no_grad()`` and only observations, graphs, actions and reward maps are
 kept; the update recomputes the forward pass one time step at a time and accumulates gradients, so the peak

@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
-from collections.abc import Callable, Mapping
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -86,22 +87,37 @@ def check_budget(budget: Mapping[str, Any]) -> dict[str, Any]:
     return {"env_steps": int(steps), "wall_time_s": float(wall), "device": device}
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write(f)`` on a temporary file in ``path``'s folder, fsync it, then rename it over ``path``: a crash
-    during the write leaves the previous file intact. Parent folders are created."""
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path in ``path``'s folder to write to; fsync'ed and renamed over ``path`` on success.
+
+    The temporary name keeps ``path``'s file name endings (``.nii.gz``…), for writers that choose the format by
+    name, and starts with a dot. On any exception (a ``KeyboardInterrupt`` too) it is removed and ``path`` is left
+    as it was. Parent folders are created.
+
+    >>> with atomic_path("out/result.json") as tmp:  # doctest: +SKIP
+    ...     tmp.write_text("{}")
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    endings = "".join(path.suffixes[-2:]) if path.name.endswith(".gz") else path.suffix
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp{endings}")  # created with the umask's mode
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    return path
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write(f)`` on a temporary file in ``path``'s folder (:func:`atomic_path`): a crash during the write
+    leaves the previous file intact. Parent folders are created."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
+    return Path(path)
 
 
 def save_checkpoint(path: str | Path, *, agent: str, step: int, config: Any, env_config: EnvConfig,

@@ -11,10 +11,9 @@
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from agents.checkpoint import atomic_path  # noqa: F401  (one atomic writer for checkpoints and outputs)
 
 #: What an output path names: a file, or a folder that will hold files.
 KINDS = ("file", "folder")
@@ -57,31 +56,6 @@ def check_output(path: str | Path, name: str, kind: str = "file", *, overwrite: 
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(f"{name} {str(p)!r}: cannot write in the folder {str(folder)!r}")
     return p
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path in ``path``'s folder to write to; fsync'ed and renamed over ``path`` on success.
-
-    The temporary name keeps ``path``'s file name endings (``.nii.gz``…), for writers that choose the format by
-    name, and starts with a dot. On any exception (a ``KeyboardInterrupt`` too) it is removed and ``path`` is left
-    as it was. Parent folders are created.
-
-    >>> with atomic_path("out/result.json") as tmp:  # doctest: +SKIP
-    ...     tmp.write_text("{}")
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    endings = "".join(path.suffixes[-2:]) if path.name.endswith(".gz") else path.suffix
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp{endings}")  # created with the umask's mode
-    try:
-        yield tmp
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 __all__ = ["KINDS", "atomic_path", "check_output"]

@@ -126,3 +126,23 @@ def test_cli_list_and_missing_arguments(capsys):
     args = parser.parse_args(["ablate", "table3"])
     assert args.func(args) == 2
     assert "--budget" in capsys.readouterr().err
+
+
+def test_ablate_task_sets_the_base_of_every_variant(monkeypatch, tmp_path) -> None:
+    """`pixgrl ablate NAME --task ID`: the variants start from the task's actions and horizon, the preset's data."""
+    from pixgrl import cli
+    from pixgrl.ablations import commands
+
+    seen = {}
+
+    def fake_run(name, budget, out, **kwargs):
+        seen["env"] = kwargs["env_config"]
+        return {"table": "ok"}
+
+    monkeypatch.setattr(commands, "run_ablation", fake_run)
+    with pytest.raises(SystemExit) as done:
+        cli.main(["ablate", "table5-lambda", "--budget", "8", "--out", str(tmp_path / "a"), "--task", "PixGRLReach-v0"])
+    assert done.value.code == 0
+    env = seen["env"]
+    assert (env.factors, env.episode_length) == ((0.5, 0.9, 1.0, 1.1, 2.0), 3)
+    assert env.crop == 64 and env.dataset_kwargs["size"] == 128  # the quick preset's data settings are kept

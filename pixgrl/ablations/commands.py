@@ -8,6 +8,7 @@ from typing import Any
 from pixgrl.ablations.experiments import ABLATIONS, get_ablation, list_ablations
 from pixgrl.ablations.runner import base_env_config, run_ablation
 from pixgrl_env.config import EnvConfig
+from pixgrl_env.tasks import TASK_FIELDS, TASKS, task_config
 
 
 def _json_dict(text: str) -> dict[str, Any]:
@@ -33,6 +34,8 @@ def register_cli(subparsers: Any) -> None:
     p.add_argument("--env-preset", default=None,
                    help="base EnvConfig preset (default: the env the agent preset is meant for, else paper)")
     p.add_argument("--env-overrides", type=_json_dict, default=None, help="EnvConfig overrides as JSON")
+    p.add_argument("--task", default=None, choices=sorted(TASKS),
+                   help="a registered task id as the base of every variant (its actions, episode length, reward)")
     p.add_argument("--dataset", default=None, help="default: the base env config's (phantom)")
     p.add_argument("--dataset-kwargs", type=_json_dict, default=None)
     p.add_argument("--fold", type=int, default=0)
@@ -60,6 +63,8 @@ def _cli_ablate(args: Any) -> int:
     agent = args.agent or get_ablation(args.name).agent
     preset = None if args.preset == "none" else args.preset
     base = EnvConfig.preset(args.env_preset) if args.env_preset else base_env_config(agent, preset)
+    if args.task is not None:  # the task's actions, horizon and reward; the base's data, crop and observation
+        base = task_config(args.task, **{k: v for k, v in base.to_dict().items() if k not in TASK_FIELDS})
     env = base.replace(**(args.env_overrides or {}))
     result = run_ablation(
         args.name, args.budget, args.out,

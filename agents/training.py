@@ -257,6 +257,5 @@ def env_config_for(preset: str, task: str | None = None, **overrides: Any) -> En
     if preset not in PRESET_ENVS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(PRESET_ENVS)}")
     fields = dict(PRESET_ENVS[preset])
-    task = task or fields.pop("task", PAPER_TASK)
-    fields.pop("task", None)
-    return task_config(task, **{**fields, **overrides})
+    preset_task = fields.pop("task", PAPER_TASK)
+    return task_config(task or preset_task, **{**fields, **overrides})

@@ -143,10 +143,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
     base = getattr(module, "env_config_for", None)  # the env a preset is meant for (e.g. quick: 64×64 crops)
     implied = base(args.preset, task=args.task) if base is not None and not args.env_preset_given else None
     if implied is None and args.task is not None:  # --env-preset's data settings, the task's actions and reward
-        from pixgrl_env.tasks import TASK_FIELDS, task_config
+        from pixgrl_env.tasks import with_task
 
-        kept = {k: v for k, v in EnvConfig.preset(args.env_preset).to_dict().items() if k not in TASK_FIELDS}
-        implied = task_config(args.task, **kept)
+        implied = with_task(EnvConfig.preset(args.env_preset), args.task)
     env_config = env_config_from_args(args.env_preset, args.env, implied)
     if args.agent in ("unet", "pix2pix") and hasattr(config, "model"):
         config = dataclasses.replace(config, model=args.agent)

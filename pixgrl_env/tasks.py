@@ -76,11 +76,18 @@ def task_config(task_id: str, **overrides: Any) -> EnvConfig:
 TASK_FIELDS = ("factors", "episode_length", "lam", "pixel_weight", "patch", "distance", "reward_mode")
 
 
+def same_task(a: EnvConfig, b: EnvConfig) -> bool:
+    """Whether two env configs pose the same problem: their :data:`TASK_FIELDS` (actions, horizon, reward) are equal.
+    Data, split, device and the observation's conditioning channels do not change the task."""
+    return all(getattr(a, f) == getattr(b, f) for f in TASK_FIELDS)
+
+
 def task_of(env_config: EnvConfig) -> str | None:
-    """The id of the registered task ``env_config`` is an instance of (its :data:`TASK_FIELDS` match), or None."""
-    defining = TASK_FIELDS
-    for task_id in TASKS:
-        reference = task_config(task_id)
-        if all(getattr(env_config, f) == getattr(reference, f) for f in defining):
-            return task_id
-    return None
+    """The id of the registered task ``env_config`` is an instance of, or None."""
+    return next((task_id for task_id in TASKS if same_task(env_config, task_config(task_id))), None)
+
+
+def with_task(env_config: EnvConfig, task_id: str) -> EnvConfig:
+    """``env_config`` with the :data:`TASK_FIELDS` of registered task ``task_id``: the task's actions, horizon and
+    reward, ``env_config``'s data, crop, split, device and observation."""
+    return task_config(task_id, **{k: v for k, v in env_config.to_dict().items() if k not in TASK_FIELDS})

@@ -12,7 +12,7 @@ from skimage.metrics import structural_similarity
 import pixgrl_env  # noqa: F401  (registers the tasks)
 from baselines.reference import OracleAgent
 from pixgrl_env.episodes import PairSource
-from pixgrl_env.tasks import PAPER_TASK, REACH_TASK, TASKS, task_config, task_of
+from pixgrl_env.tasks import PAPER_TASK, REACH_TASK, TASKS, same_task, task_config, task_of, with_task
 
 TOY = {"dataset": "toy", "crop": 16}
 
@@ -39,6 +39,14 @@ def test_task_config_overrides_and_round_trips_to_the_id() -> None:
     assert task_of(config.replace(conditioning=("input", "time"))) == REACH_TASK  # what an agent sees, not the task
     with pytest.raises(ValueError, match="unknown task 'PixGRL-v9'"):
         task_config("PixGRL-v9")
+
+
+def test_with_task_takes_the_tasks_fields_and_keeps_the_rest() -> None:
+    base = task_config(PAPER_TASK, crop=32, split="val", conditioning=("input",), lam=0.5)
+    moved = with_task(base, REACH_TASK)
+    assert same_task(moved, task_config(REACH_TASK)) and task_of(moved) == REACH_TASK
+    assert (moved.crop, moved.split, moved.conditioning, moved.lam) == (32, "val", ("input",), 0.2)
+    assert not same_task(base, moved) and same_task(base.replace(device="cpu", crop=8), base)
 
 
 def test_reach_task_has_headroom_the_paper_task_lacks() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from pixgrl.ablations.experiments import ABLATIONS, get_ablation, list_ablations
 from pixgrl.ablations.runner import base_env_config, run_ablation
 from pixgrl_env.config import EnvConfig
-from pixgrl_env.tasks import TASK_FIELDS, TASKS, task_config
+from pixgrl_env.tasks import TASKS, with_task
 
 
 def _json_dict(text: str) -> dict[str, Any]:
@@ -50,8 +50,6 @@ def register_cli(subparsers: Any) -> None:
 
 
 def _cli_ablate(args: Any) -> int:
-    import sys
-
     if args.list:
         print(list_ablations())
         return 0
@@ -64,7 +62,7 @@ def _cli_ablate(args: Any) -> int:
     preset = None if args.preset == "none" else args.preset
     base = EnvConfig.preset(args.env_preset) if args.env_preset else base_env_config(agent, preset)
     if args.task is not None:  # the task's actions, horizon and reward; the base's data, crop and observation
-        base = task_config(args.task, **{k: v for k, v in base.to_dict().items() if k not in TASK_FIELDS})
+        base = with_task(base, args.task)
     env = base.replace(**(args.env_overrides or {}))
     result = run_ablation(
         args.name, args.budget, args.out,

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pixgrl_env.config import EnvConfig
-from pixgrl_env.tasks import TASK_FIELDS, TASKS, task_config, task_of
+from pixgrl_env.tasks import TASKS, same_task, task_config, task_of
 
 #: Keys of a budget record.
 BUDGET_KEYS: tuple[str, ...] = ("env_steps", "wall_time_s", "device")
@@ -86,12 +86,6 @@ def budget_text(budget: Mapping[str, Any] | None, reference: bool = False) -> st
 BUDGET_NOTE = ("Budget: env steps (image-steps), training wall time and device, as the checkpoint records them; "
                "* = no budget recorded, the checkpoint's step counter instead (updates for supervised models); "
                "n/a = not recorded; none = a reference agent, nothing trained.")
-
-
-def same_task(a: EnvConfig, b: EnvConfig) -> bool:
-    """Whether two env configs pose the same problem: their :data:`pixgrl_env.tasks.TASK_FIELDS` (actions, horizon,
-    reward) are equal. Data, split, device and the observation's conditioning channels do not change the task."""
-    return all(getattr(a, f) == getattr(b, f) for f in TASK_FIELDS)
 
 
 def describe_task(env_config: EnvConfig) -> str:

@@ -56,7 +56,7 @@ from agents.graph import MODES as GRAPH_MODES
 from agents.graph import adjacency_weights
 from agents.superpixels import METHODS as SUPERPIXEL_METHODS
 from agents.superpixels import superpixels
-from agents.networks import BACKBONES, make_network
+from agents.networks import BACKBONES, POLICIES, make_network, policy_kwargs
 from agents.run import Run
 from agents.training import LR_SCHEDULES, derived_seed, env_config_for, scheduled_lr
 from pixgrl_env.config import EnvConfig
@@ -87,6 +87,10 @@ class Config(BaseConfig):
     """network backbone, one of agents.networks.BACKBONES ("graph": the Pix-GRL network; others: Table 3)"""
     net_kwargs: dict[str, Any] = param({})
     """keyword arguments of the network class (widths, depths), e.g. {"conv_channels": 32, "graph_channels": 64}"""
+    policy: str = param("categorical", choices=POLICIES)
+    """per-pixel policy head: "categorical" (the paper's: one logit per action) or "ordinal" (a Gaussian over the
+    log of the factors, a mean and a scale per pixel: advantage on a larger factor moves the mean towards it and
+    beyond; docs/learning.md, Ordinal policy)"""
     num_envs: int = param(32, ge=1)
     """images per batch (per process under torchrun): the paper's mini-batch of 32"""
     total_steps: int = param(12_800_000, ge=1)
@@ -117,6 +121,12 @@ class Config(BaseConfig):
     of the rollout; V from the rollout's own forward pass) before the policy loss. With large factors (×0.5, ×2)
     scaled returns reach O(10–100): without it the policy gradient's size follows the reward scale, the value term
     dominates the clipped global gradient, and max_grad_norm shrinks the policy's share to almost nothing"""
+    update_epochs: int = param(1, ge=1)
+    """gradient steps on each rollout. 1: the paper's A2C. More: PPO's clipped surrogate (Schulman et al. 2017)
+    min(ρ·A, clip(ρ, 1 ± clip_coef)·A), ρ = π(a|s) / π_rollout(a|s), reuses each rollout's samples; the first
+    step (ρ = 1) has exactly the A2C gradient"""
+    clip_coef: float = param(0.2, gt=0)
+    """update_epochs > 1: the clip range of the probability ratio ρ"""
     seed: int = 0
     """seed of Python, numpy, torch (+ rank under torchrun) and of every episode batch of the env"""
     device: str = "auto"
@@ -172,11 +182,14 @@ PRESETS: dict[str, dict[str, Any]] = {
                   checkpoint_every=8 * 5 * 25, net_kwargs={"conv_channels": 16, "graph_channels": 32},
                   torch_threads=1),
     "gpu": dict(num_envs=64, total_steps=64 * 5 * 20_000, eval_every=64 * 5 * 500, checkpoint_every=64 * 5 * 500),
-    # PixGRLReach-v0 on a 2-core CPU (chosen on the validation fold, docs/learning.md): the quick network, 4 crops
-    # per batch, standardised advantages, rewards ×10 instead of ×255, γ 0.5 with one-step returns, β 0.01.
+    # PixGRLReach-v0 on a 2-core CPU (chosen on the validation fold, docs/learning.md): the quick network with the
+    # convolutions' features skipped to the heads, the ordinal policy head, 4 crops per batch, standardised
+    # advantages, rewards ×10 instead of ×255, γ 0.5 with one-step returns, β 0.05, three clipped epochs per
+    # rollout, Adam 3e-4 decayed linearly to 0.
     "reach": dict(num_envs=4, total_steps=4_000, n_step=1, gamma=0.5, reward_scale=10.0, normalize_advantage=True,
+                  policy="ordinal", entropy_coef=0.05, update_epochs=3, lr=3e-4, lr_schedule="linear",
                   eval_every=1_000, eval_pairs=8, checkpoint_every=1_000,
-                  net_kwargs={"conv_channels": 16, "graph_channels": 32}, torch_threads=1),
+                  net_kwargs={"conv_channels": 16, "graph_channels": 32, "skip": True}, torch_threads=1),
 }
 Config.PRESETS = PRESETS
 
@@ -187,7 +200,7 @@ Config.PRESETS = PRESETS
 
 def build_network(config: Config, env_config: EnvConfig) -> nn.Module:
     """The per-pixel actor-critic of ``config.backbone`` for ``env_config``'s channels and actions."""
-    kwargs = dict(config.net_kwargs)
+    kwargs = {**config.net_kwargs, **policy_kwargs(config.policy, env_config.factors)}
     if config.backbone == "graph":
         kwargs.setdefault("graph_kwargs", dict(n_pixels_per_segment=config.superpixel_area,
                                                compactness=config.slic_compactness, sigma=config.graph_sigma,
@@ -408,7 +421,8 @@ class Losses(NamedTuple):
 
 
 def a2c_losses(logits: Tensor, values: Tensor, actions: Tensor, returns: Tensor, value_coef: float = 0.5,
-               entropy_coef: float = 0.01, advantage: Tensor | None = None) -> Losses:
+               entropy_coef: float = 0.01, advantage: Tensor | None = None, old_log_prob: Tensor | None = None,
+               clip_coef: float = 0.2) -> Losses:
     """Per-pixel A2C losses (eqs. 8–10), averaged over pixels and images. Pure: no state, no side effects.
 
     Args:
@@ -420,6 +434,10 @@ def a2c_losses(logits: Tensor, values: Tensor, actions: Tensor, returns: Tensor,
         entropy_coef: β.
         advantage: ``(N, 1, H, W)`` advantages to use instead of ``R − V`` (e.g. normalised over the rollout by
             :func:`update`); detached.
+        old_log_prob: ``(N, 1, H, W)`` log π of the actions under the policy that sampled them: the policy loss is
+            then PPO's clipped surrogate ``−mean(min(ρ·A, clip(ρ, 1 − clip_coef, 1 + clip_coef)·A))``,
+            ``ρ = exp(log π(a|s) − old_log_prob)``; at ``ρ = 1`` its gradient is the A2C one.
+        clip_coef: The clip range of ``ρ``.
 
     Returns:
         :class:`Losses`. The advantage ``R − V`` is detached, so the policy loss has no gradient w.r.t. ``values``.
@@ -428,7 +446,11 @@ def a2c_losses(logits: Tensor, values: Tensor, actions: Tensor, returns: Tensor,
     log_prob = log_probs.gather(1, actions.unsqueeze(1))  # (N, 1, H, W)
     returns = returns.detach()
     advantage = (returns - values if advantage is None else advantage).detach()
-    policy = -(log_prob * advantage).mean()
+    if old_log_prob is None:
+        policy = -(log_prob * advantage).mean()
+    else:
+        ratio = (log_prob - old_log_prob.detach()).exp()
+        policy = -torch.min(ratio * advantage, ratio.clamp(1 - clip_coef, 1 + clip_coef) * advantage).mean()
     value = (returns - values).pow(2).mean()
     entropy = -(log_probs.exp() * log_probs).sum(dim=1).mean()
     return Losses(policy + value_coef * value - entropy_coef * entropy, policy, value, entropy)
@@ -442,23 +464,29 @@ def update(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout,
     batch. Under DDP, gradients are all-reduced once, on the last step's backward.
     """
     n = len(rollout.obs)
-    optimizer.zero_grad(set_to_none=True)
-    sums = torch.zeros(4, device=returns.device)
     if config.normalize_advantage:  # statistics of R − V over the whole rollout, before its first backward
         rollout_advantage = returns - rollout.values
         shift, scale = rollout_advantage.mean(), rollout_advantage.std().clamp_min(1e-8)
-    for t in range(n):
-        sync = nullcontext() if t == n - 1 or not hasattr(model, "no_sync") else model.no_sync()
-        with sync:
-            logits, values = model(rollout.obs[t], rollout.graphs[t])
-            advantage = (returns[t] - values.detach() - shift) / scale if config.normalize_advantage else None
-            losses = a2c_losses(logits, values, rollout.actions[t], returns[t], config.value_coef,
-                                config.entropy_coef, advantage)
-            (losses.total / n).backward()
-        sums += torch.stack([x.detach() for x in losses])
-    params = [p for p in model.parameters() if p.grad is not None]
-    grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
-    optimizer.step()
+    clipped = config.update_epochs > 1
+    old_log_probs: list[Tensor] = []  # log π_rollout(a|s) per step, from the first epoch's forward pass
+    for epoch in range(config.update_epochs):
+        optimizer.zero_grad(set_to_none=True)
+        sums = torch.zeros(4, device=returns.device)
+        for t in range(n):
+            sync = nullcontext() if t == n - 1 or not hasattr(model, "no_sync") else model.no_sync()
+            with sync:
+                logits, values = model(rollout.obs[t], rollout.graphs[t])
+                if clipped and epoch == 0:
+                    old_log_probs.append(F.log_softmax(logits.detach(), 1).gather(1, rollout.actions[t].unsqueeze(1)))
+                advantage = (returns[t] - values.detach() - shift) / scale if config.normalize_advantage else None
+                losses = a2c_losses(logits, values, rollout.actions[t], returns[t], config.value_coef,
+                                    config.entropy_coef, advantage, old_log_probs[t] if clipped else None,
+                                    config.clip_coef)
+                (losses.total / n).backward()
+            sums += torch.stack([x.detach() for x in losses])
+        params = [p for p in model.parameters() if p.grad is not None]
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
+        optimizer.step()
     total, policy, value, entropy = (sums / n).tolist()
     return {"losses__loss": total, "losses__policy": policy, "losses__value": value, "losses__entropy": entropy,
             "losses__grad_norm": float(grad_norm)}

@@ -17,6 +17,7 @@ Pick one by name with :func:`make_network`; ``BACKBONES`` lists the names.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ from agents.graph import graph_weights, neighbour_offsets, window_pairs
 
 __all__ = [
     "BACKBONES",
+    "POLICIES",
     "CNNNet",
     "DilatedNet",
     "FCN8sNet",
@@ -39,9 +41,13 @@ __all__ = [
     "UNetNet",
     "graph_aggregate",
     "make_network",
+    "ordinal_logits",
+    "policy_kwargs",
 ]
 
 BACKBONES = ("graph", "cnn", "dilated", "unet", "fcn8s", "resnet18")
+POLICIES = ("categorical", "ordinal")
+"""Per-pixel policy heads: one logit per action (the paper's), or a Gaussian over the log of the factors."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -190,21 +196,46 @@ def _conv(c_in: int, c_out: int, kernel: int = 5, dilation: int = 1) -> nn.Conv2
     return nn.Conv2d(c_in, c_out, kernel, padding=dilation * (kernel // 2), dilation=dilation)
 
 
+def ordinal_logits(head: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Logits of a Gaussian over ordered actions: ``logit_a = −(p_a − μ)² / (2σ²)`` per pixel.
+
+    Args:
+        head: ``(N, 2, H, W)``: the mean ``μ`` and a raw scale ``ρ`` with ``σ = softplus(ρ) + 0.01`` (``ρ = 0``:
+            ``σ ≈ 0.70``).
+        points: ``(A,)`` the actions' positions on a line (the log of the factors).
+
+    Returns:
+        ``(N, A, H, W)`` logits; ``softmax(dim=1)`` is the policy, the Gaussian discretised on ``points``.
+    """
+    mu, sigma = head[:, :1], F.softplus(head[:, 1:2]) + 0.01
+    return -(points.view(1, -1, 1, 1) - mu).square() / (2.0 * sigma.square())
+
+
 class _PixelActorCritic(nn.Module):
     """Shared heads: a 5×5 conv to ``n_actions`` logits and a 5×5 conv to one value per pixel.
+
+    With ``action_points`` (the actions' positions on a line, e.g. the log of the factors) the policy head is
+    ordinal instead: a 5×5 conv to a mean and a scale per pixel, and the logits those of a Gaussian discretised on
+    the points (:func:`ordinal_logits`). Advantage on a larger factor then moves the mean up, which also raises
+    the factors beyond it, so the policy climbs towards a distant factor instead of having to sample it first.
 
     Subclasses implement ``features(obs, graph) -> (N, feature_channels, H, W)``.
     """
 
     needs_graph = False
 
-    def __init__(self, feature_channels: int, n_actions: int, head_kernel: int = 5) -> None:
+    def __init__(self, feature_channels: int, n_actions: int, head_kernel: int = 5,
+                 action_points: tuple[float, ...] | None = None) -> None:
         super().__init__()
         if n_actions < 1:
             raise ValueError(f"n_actions must be >= 1, got {n_actions}")
+        if action_points is not None and len(action_points) != n_actions:
+            raise ValueError(f"action_points must have n_actions={n_actions} values, got {action_points!r}")
         self.n_actions = n_actions
-        self.policy_head = _conv(feature_channels, n_actions, head_kernel)
+        self.policy_head = _conv(feature_channels, n_actions if action_points is None else 2, head_kernel)
         self.value_head = _conv(feature_channels, 1, head_kernel)
+        points = torch.tensor(action_points if action_points is not None else [], dtype=torch.float32)
+        self.register_buffer("action_points", points if action_points is not None else None, persistent=False)
 
     def features(self, obs: torch.Tensor, graph: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
@@ -222,7 +253,10 @@ class _PixelActorCritic(nn.Module):
         if obs.ndim != 4:
             raise ValueError(f"obs must be (N, C, H, W), got shape {tuple(obs.shape)}")
         h = self.features(obs, graph)
-        return self.policy_head(h), self.value_head(h)
+        logits = self.policy_head(h)
+        if self.action_points is not None:
+            logits = ordinal_logits(logits, self.action_points)
+        return logits, self.value_head(h)
 
 
 class PixGRLNet(_PixelActorCritic):
@@ -237,6 +271,10 @@ class PixGRLNet(_PixelActorCritic):
         graph_kwargs: Keyword arguments of :func:`agents.graph.graph_weights`, used only when ``forward`` is
             called without a graph (it is then built from channel 0 of ``obs``, by default with torch SLIC on the
             device of ``obs``).
+        skip: Give the heads the convolutions' features beside the graph convolutions' (concatenated). Each graph
+            convolution averages a pixel with its window (its own weight is about 1/12 with the default σ), so
+            after three of them a pixel's own value is nearly gone; the skip keeps it for the per-pixel choice.
+        action_points: Ordinal policy head, see :class:`_PixelActorCritic`.
     """
 
     needs_graph = True
@@ -249,8 +287,11 @@ class PixGRLNet(_PixelActorCritic):
         graph_channels: int = 128,
         n_graph_layers: int = 3,
         graph_kwargs: dict[str, Any] | None = None,
+        skip: bool = False,
+        action_points: tuple[float, ...] | None = None,
     ) -> None:
-        super().__init__(graph_channels, n_actions)
+        super().__init__(graph_channels + (conv_channels if skip else 0), n_actions, action_points=action_points)
+        self.skip = skip
         self.convs = nn.ModuleList([_conv(in_channels, conv_channels), _conv(conv_channels, conv_channels)])
         widths = [conv_channels] + [graph_channels] * n_graph_layers
         self.graph_convs = nn.ModuleList([GraphConv(a, b) for a, b in zip(widths[:-1], widths[1:])])
@@ -264,9 +305,10 @@ class PixGRLNet(_PixelActorCritic):
         h = obs
         for conv in self.convs:
             h = F.relu(conv(h))
+        local = h
         for gconv in self.graph_convs:
             h = gconv(h, graph)
-        return h
+        return torch.cat([h, local], dim=1) if self.skip else h
 
 
 class CNNNet(_PixelActorCritic):
@@ -278,8 +320,9 @@ class CNNNet(_PixelActorCritic):
         widths: Output channels of each 5×5 conv.
     """
 
-    def __init__(self, in_channels: int = 1, n_actions: int = 3, widths: tuple[int, ...] = (64, 64, 128, 128, 128)):
-        super().__init__(widths[-1], n_actions)
+    def __init__(self, in_channels: int = 1, n_actions: int = 3, widths: tuple[int, ...] = (64, 64, 128, 128, 128),
+                 action_points: tuple[float, ...] | None = None):
+        super().__init__(widths[-1], n_actions, action_points=action_points)
         chans = (in_channels, *widths)
         self.convs = nn.ModuleList([_conv(a, b) for a, b in zip(chans[:-1], chans[1:])])
 
@@ -308,8 +351,9 @@ class DilatedNet(_PixelActorCritic):
         n_actions: int = 3,
         channels: int = 64,
         dilations: tuple[int, ...] = (1, 2, 3, 4, 3, 2),
+        action_points: tuple[float, ...] | None = None,
     ) -> None:
-        super().__init__(channels, n_actions)
+        super().__init__(channels, n_actions, action_points=action_points)
         chans = [in_channels] + [channels] * len(dilations)
         self.convs = nn.ModuleList(
             [_conv(a, b, kernel=3, dilation=d) for a, b, d in zip(chans[:-1], chans[1:], dilations)]
@@ -350,8 +394,9 @@ class UNetNet(_PixelActorCritic):
         levels: Number of downsampling steps.
     """
 
-    def __init__(self, in_channels: int = 1, n_actions: int = 3, base_channels: int = 32, levels: int = 2) -> None:
-        super().__init__(base_channels, n_actions)
+    def __init__(self, in_channels: int = 1, n_actions: int = 3, base_channels: int = 32, levels: int = 2,
+                 action_points: tuple[float, ...] | None = None) -> None:
+        super().__init__(base_channels, n_actions, action_points=action_points)
         widths = [base_channels * 2**i for i in range(levels + 1)]
         self.levels = levels
         self.down = nn.ModuleList([_double_conv(in_channels, widths[0])])
@@ -395,8 +440,9 @@ class FCN8sNet(_PixelActorCritic):
         n_actions: int = 3,
         widths: tuple[int, int, int] = (32, 64, 128),
         feature_channels: int = 64,
+        action_points: tuple[float, ...] | None = None,
     ) -> None:
-        super().__init__(feature_channels, n_actions)
+        super().__init__(feature_channels, n_actions, action_points=action_points)
         chans = (in_channels, *widths)
         self.stages = nn.ModuleList(_double_conv(a, b) for a, b in zip(chans[:-1], chans[1:]))
         self.fc = nn.Sequential(
@@ -449,8 +495,9 @@ class ResNet18Net(_PixelActorCritic):
         n_blocks: Number of basic blocks (8 as in ResNet-18).
     """
 
-    def __init__(self, in_channels: int = 1, n_actions: int = 3, channels: int = 64, n_blocks: int = 8) -> None:
-        super().__init__(channels, n_actions)
+    def __init__(self, in_channels: int = 1, n_actions: int = 3, channels: int = 64, n_blocks: int = 8,
+                 action_points: tuple[float, ...] | None = None) -> None:
+        super().__init__(channels, n_actions, action_points=action_points)
         self.stem = _conv(in_channels, channels, 5)
         self.blocks = nn.Sequential(*(_BasicBlock(channels) for _ in range(n_blocks)))
 
@@ -466,6 +513,17 @@ _REGISTRY: dict[str, type[_PixelActorCritic]] = {
     "fcn8s": FCN8sNet,
     "resnet18": ResNet18Net,
 }
+
+
+def policy_kwargs(policy: str, factors: tuple[float, ...]) -> dict[str, Any]:
+    """The :func:`make_network` keyword arguments of a policy head (:data:`POLICIES`) for an action set.
+
+    ``"categorical"``: none. ``"ordinal"``: ``action_points``, the log of the factors, so the Gaussian lives on the
+    multiplicative scale (×0.5 and ×2 are equally far from ×1).
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; choose one of {POLICIES}")
+    return {} if policy == "categorical" else {"action_points": tuple(math.log(f) for f in factors)}
 
 
 def make_network(backbone: str, in_channels: int, n_actions: int, **kw: Any) -> nn.Module:

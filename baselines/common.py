@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from agents.base import Agent
-from agents.networks import BACKBONES, make_network
+from agents.networks import BACKBONES, make_network, policy_kwargs
 from agents.run import Run
 from agents.training import env_config_for  # noqa: F401  (the registry contract: the env each preset is meant for)
 from pixgrl_env.config import EnvConfig
@@ -80,14 +80,17 @@ class BaselineConfig(BaseConfig):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def make_pixel_net(config: BaselineConfig, env_config: EnvConfig, device: torch.device | str = "cpu") -> nn.Module:
-    """The fully convolutional per-pixel network of a baseline.
+def make_pixel_net(config: BaselineConfig, env_config: EnvConfig, device: torch.device | str = "cpu",
+                   policy: str = "categorical") -> nn.Module:
+    """The fully convolutional per-pixel network of a baseline; ``policy`` picks the head of a policy network
+    (:data:`agents.networks.POLICIES`; ``"categorical"``: one output per action, as Q-values need).
 
     Returns a module mapping ``obs (N, C, H, W)`` (``C = env_config.n_channels``) to ``(out, value)``:
     ``(N, A, H, W)`` (one output per action and pixel) and ``(N, 1, H, W)``. Shape-agnostic (any H, W the backbone
     accepts) and free of batch statistics, so each image's outputs depend on that image only.
     """
-    net = make_network(config.backbone, env_config.n_channels, env_config.n_actions, **config.backbone_kwargs)
+    net = make_network(config.backbone, env_config.n_channels, env_config.n_actions, **config.backbone_kwargs,
+                       **policy_kwargs(policy, env_config.factors))
     return net.to(device)
 
 
@@ -98,12 +101,14 @@ class PixelNetAgent(Agent):
         env_config: The task (action set, episode length, conditioning channels).
         config: The baseline's config (it builds the network).
         device: Torch device of the network.
+        policy: The network's policy head (:func:`make_pixel_net`).
     """
 
-    def __init__(self, env_config: EnvConfig, config: BaselineConfig, device: torch.device | str = "cpu"):
+    def __init__(self, env_config: EnvConfig, config: BaselineConfig, device: torch.device | str = "cpu",
+                 policy: str = "categorical"):
         super().__init__(env_config, device)
         self.config = config
-        self.network = make_pixel_net(config, env_config, self.device)
+        self.network = make_pixel_net(config, env_config, self.device, policy)
 
     def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         """``(out (N, A, H, W), value (N, 1, H, W))`` of ``obs`` moved to the agent's device (with autograd)."""

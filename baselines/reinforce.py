@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from agents import cli
+from agents.networks import POLICIES
 from baselines.common import (  # noqa: F401  (env_config_for: the env each preset is meant for, for the CLI)
     BaselineConfig, Episode, PixelNetAgent, collect_episode, env_config_for, gradient_step, load_agent, start_run)
 from pixgrl_env.config import EnvConfig
@@ -44,9 +45,11 @@ class Config(BaselineConfig):
         # CPU-sized: a narrow dilated net, small batches of episodes.
         "quick": dict(total_timesteps=4_000, num_envs=4, eval_every=0,
                       backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
-        # PixGRLReach-v0 on a CPU: quick, with the reward scale and discount that helped the A2C agent there.
+        # PixGRLReach-v0 on a CPU: quick, with what helped the A2C agent there (docs/learning.md): reward ×10,
+        # γ 0.5, a learned baseline, standardised advantages, the ordinal policy head and β 0.05.
         "reach": dict(total_timesteps=4_000, num_envs=4, eval_every=1_000, reward_scale=10.0, gamma=0.5,
-                      baseline="value", normalize_advantage=True, backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
+                      baseline="value", normalize_advantage=True, policy="ordinal", ent_coef=0.05,
+                      backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
         # The paper's optimiser and batch (Adam 1e-3, mini-batch 32) with the PixelRL-style dilated net; a GPU run.
         # One update back-propagates through num_envs × T images at once: ~30 GB of activations at 256×256.
         "paper": dict(total_timesteps=2_000_000, num_envs=32, learning_rate=1e-3,
@@ -61,6 +64,9 @@ class Config(BaselineConfig):
     """weight of the value regression loss (baseline="value" only)"""
     normalize_advantage: bool = False
     """divide the advantages by their standard deviation over the batch"""
+    policy: str = param("categorical", choices=POLICIES)
+    """per-pixel policy head: "categorical" (one logit per action) or "ordinal" (a Gaussian over the log of the
+    factors, as the Pix-GRL agent's option: agents.networks.ordinal_logits)"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -123,6 +129,9 @@ class ReinforceAgent(PixelNetAgent):
     """Per-pixel softmax policy: argmax per pixel, or a sample per pixel with ``deterministic=False``."""
 
     name = "reinforce"
+
+    def __init__(self, env_config: EnvConfig, config: Config, device: torch.device | str = "cpu"):
+        super().__init__(env_config, config, device, policy=config.policy)
 
     def logits(self, obs: Tensor) -> Tensor:
         """``(N, A, H, W)`` per-pixel action logits (with autograd)."""

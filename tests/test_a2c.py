@@ -94,6 +94,29 @@ def test_losses_with_a_given_advantage() -> None:
     assert grad_v is None or torch.count_nonzero(grad_v) == 0
 
 
+def test_clipped_surrogate_starts_as_a2c_and_stops_beyond_the_clip() -> None:
+    """PPO's surrogate (update_epochs > 1): at ρ = 1 its gradient is the A2C one; where ρ left [1 − ε, 1 + ε] in
+    the direction the advantage favours, the pixel's gradient is exactly 0, and only there."""
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(2, 3, 4, 5, generator=g, requires_grad=True)
+    values = torch.randn(2, 1, 4, 5, generator=g)
+    actions = torch.randint(0, 3, (2, 4, 5), generator=g)
+    adv = torch.randn(2, 1, 4, 5, generator=g)
+    logp = torch.log_softmax(logits, 1).gather(1, actions[:, None]).detach()
+    plain = torch.autograd.grad(a2c_losses(logits, values, actions, values, advantage=adv).policy, logits)[0]
+    at_one = a2c_losses(logits, values, actions, values, advantage=adv, old_log_prob=logp, clip_coef=0.2)
+    torch.testing.assert_close(torch.autograd.grad(at_one.policy, logits)[0], plain, rtol=0, atol=1e-7)
+
+    old = logp - 0.5 * adv.sign()  # ρ = e^{±0.5}: outside the clip, on the side the advantage pushes towards
+    old[0, 0, 0, 0] = logp[0, 0, 0, 0]  # one pixel stays at ρ = 1
+    moved = a2c_losses(logits, values, actions, values, advantage=adv, old_log_prob=old, clip_coef=0.2)
+    grad = torch.autograd.grad(moved.policy, logits)[0]
+    assert torch.count_nonzero(grad.abs().sum(1)) == 1 and grad[0, :, 0, 0].abs().sum() > 0
+    ratio = (logp - old).exp()
+    expected = -torch.min(ratio * adv, ratio.clamp(0.8, 1.2) * adv).mean()
+    torch.testing.assert_close(moved.policy, expected)
+
+
 def test_normalized_advantage_makes_the_policy_gradient_scale_free() -> None:
     """With normalize_advantage the policy gradient does not depend on the reward scale; without it, it does."""
     def policy_grad(scale: float, normalize: bool) -> torch.Tensor:
@@ -161,12 +184,13 @@ def test_rollout_bootstraps_only_before_the_episode_ends() -> None:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def test_learns_the_only_right_action(tmp_path: Path) -> None:
+@pytest.mark.parametrize("policy", ["categorical", "ordinal"])
+def test_learns_the_only_right_action(tmp_path: Path, policy: str) -> None:
     """Toy task where ×1.05 is right everywhere (target = input × 1.05^T): the greedy policy must learn it."""
     env_config = env_config_for("quick", dataset="toy", crop=None, dataset_kwargs={"size": 32, "gain": (F5, F5)})
     config = Config.preset("quick", num_envs=4, total_steps=4 * 5 * 20, n_step=0, eval_every=0, checkpoint_every=0,
                            eval_pairs=2, eval_images=0, net_kwargs={"conv_channels": 8, "graph_channels": 16},
-                           slic_threads=1)  # n_step=0: the paper's whole-episode returns
+                           slic_threads=1, policy=policy)  # n_step=0: the paper's whole-episode returns
     torch.manual_seed(config.seed)
     before = _params(PixGRLAgent(env_config, config).net)  # train() builds the same initial weights
     agent = train(config, env_config, tmp_path)
@@ -199,8 +223,9 @@ def test_quick_preset_beats_identity_on_the_phantom(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def test_checkpoint_load_gives_identical_actions(tmp_path: Path) -> None:
-    config, env_config = _tiny("graph", n_step=2)  # rollouts of 2, 2, 1 steps: bootstrapped updates too
+@pytest.mark.parametrize("policy", ["categorical", "ordinal"])
+def test_checkpoint_load_gives_identical_actions(tmp_path: Path, policy: str) -> None:
+    config, env_config = _tiny("graph", n_step=2, policy=policy)  # rollouts of 2, 2, 1 steps: bootstrapped too
     agent = train(config, env_config, tmp_path)
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
     assert ckpt["agent"] == "pixgrl" and ckpt["step"] == config.total_steps

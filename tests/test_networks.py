@@ -174,3 +174,36 @@ def test_too_small_inputs_and_unknown_backbone_raise() -> None:
     with pytest.raises(ValueError, match="kernel"):
         GraphConv(2, 2)(torch.rand(1, 2, 4, 4), torch.rand(1, 24, 4, 4))
 
+
+
+def test_ordinal_logits_are_a_discretised_gaussian() -> None:
+    from scipy.stats import norm
+
+    from agents.networks import ordinal_logits
+
+    points = torch.log(torch.tensor([0.5, 0.9, 1.0, 1.1, 2.0], dtype=torch.float64))
+    mu, rho = 0.3, -0.4
+    head = torch.tensor([mu, rho], dtype=torch.float64).view(1, 2, 1, 1).expand(1, 2, 2, 3)
+    sigma = float(F.softplus(torch.tensor(rho, dtype=torch.float64))) + 0.01
+    density = norm.pdf(points.numpy(), loc=mu, scale=sigma)
+    expected = torch.tensor(density / density.sum())
+    probs = ordinal_logits(head, points).softmax(dim=1)
+    assert probs.shape == (1, 5, 2, 3)
+    torch.testing.assert_close(probs[0, :, 1, 2], expected, rtol=1e-12, atol=1e-12)
+    # limit cases: a narrow Gaussian picks the point nearest the mean; a very wide one is uniform
+    narrow = ordinal_logits(torch.tensor([0.6, -30.0]).view(1, 2, 1, 1), points.float()).softmax(dim=1)
+    assert narrow.flatten().argmax() == 4 and narrow.flatten()[4] > 0.999
+    wide = ordinal_logits(torch.tensor([0.0, 1e4]).view(1, 2, 1, 1), points.float()).softmax(dim=1)
+    torch.testing.assert_close(wide.flatten(), torch.full((5,), 0.2), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_ordinal_head_outputs_action_logits(backbone: str) -> None:
+    points = (-0.7, 0.0, 0.7)
+    net = make_network(backbone, in_channels=1, n_actions=3, action_points=points)
+    assert net.policy_head.out_channels == 2  # a mean and a scale per pixel
+    logits, value = net(torch.rand(2, 1, 16, 16))
+    assert logits.shape == (2, 3, 16, 16) and value.shape == (2, 1, 16, 16)
+    assert "action_points" not in net.state_dict()  # derived from the task's factors, not saved
+    with pytest.raises(ValueError, match="action_points must have n_actions=3"):
+        make_network(backbone, in_channels=1, n_actions=3, action_points=(0.0, 1.0))

@@ -208,11 +208,13 @@ def test_resume_restores_the_step_and_continues(tmp_path):
     assert second["optimizer"]["state"][0]["step"].item() == 6  # Adam's moments carried over
 
 
-def test_learns_to_brighten_when_the_target_is_input_times_1_05_to_the_T(tmp_path):
+@pytest.mark.parametrize("policy", ["categorical", "ordinal"])
+def test_learns_to_brighten_when_the_target_is_input_times_1_05_to_the_T(tmp_path, policy):
     """Toy pairs whose target is exactly input × 1.05^5: the greedy policy should pick ×1.05 nearly everywhere."""
     gain = 1.05 ** 5
     env = ENV.replace(dataset_kwargs={"size": 16, "n_patients": 5, "gain": (gain, gain)})
-    agent = reinforce.train(tiny_config(total_timesteps=200, num_envs=4, learning_rate=3e-3), env, tmp_path)
+    agent = reinforce.train(tiny_config(total_timesteps=200, num_envs=4, learning_rate=3e-3, policy=policy), env,
+                            tmp_path)
     assert (agent.act(toy_inputs(4)) == 2).float().mean().item() > 0.9  # index 2 is ×1.05
 
 

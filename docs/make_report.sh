@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces docs/report/: every agent on both registered tasks at the same budget of 4,000 image-steps (the
 # supervised U-Net: 300 batches of 8 pairs), 64×64 crops of 128×128 phantom slices with the input and t/T as extra
-# observation channels; the Pix-GRL agent (graph backbone) and its CNN-backbone twin (Table 3) with 3 seeds on
+# observation channels; the Pix-GRL agent (graph backbone), its CNN-backbone twin (Table 3) and DQN with 3 seeds on
 # PixGRLReach-v0. Then one `pixgrl evaluate` per task on the whole slices of the held-out patients of fold 0, and
 # the learning curves (validation SSIM) as a PNG. About an hour on a 2-core CPU (two runs at a time, one thread each).
 set -euo pipefail
@@ -16,8 +16,9 @@ mkdir -p "$runs"
     for s in $seeds; do
       echo "pixgrl train --agent pixgrl --preset reach --task $task --set seed=$s --run-dir $runs/$task/pixgrl_s$s"
       echo "pixgrl train --agent pixgrl --preset reach --task $task --set seed=$s $cnn --run-dir $runs/$task/cnn_s$s"
+      echo "pixgrl train --agent dqn --preset reach --task $task --set seed=$s --run-dir $runs/$task/dqn_s$s"
     done
-    for agent in dqn reinforce sb3 unet; do
+    for agent in reinforce sb3 unet; do
       echo "pixgrl train --agent $agent --preset reach --task $task --run-dir $runs/$task/$agent"
     done
   done
@@ -28,10 +29,11 @@ for task in PixGRLReach-v0 PixGRL-v0; do
   agents=()
   for d in "$r"/pixgrl_s* ; do agents+=("Pix-GRL seed ${d##*_s}=$d"); done
   for d in "$r"/cnn_s* ; do agents+=("CNN backbone seed ${d##*_s}=$d"); done
-  pixgrl evaluate "${agents[@]}" "DQN=$r/dqn" "REINFORCE=$r/reinforce" "SB3 PPO=$r/sb3" "U-Net=$r/unet" identity oracle \
+  for d in "$r"/dqn_s* ; do agents+=("DQN seed ${d##*_s}=$d"); done
+  pixgrl evaluate "${agents[@]}" "REINFORCE=$r/reinforce" "SB3 PPO=$r/sb3" "U-Net=$r/unet" identity oracle \
       --task "$task" --split test --out "$out/$task" --device cpu
   oracle=$(python -c "import json; print(round(json.load(open('benchmarks/results/tasks_val.json'))['tasks']['$task']['oracle']['ssim'], 3))")
-  pixgrl curves "Pix-GRL (graph)=$r/pixgrl_s*" "CNN backbone=$r/cnn_s*" "DQN=$r/dqn" "REINFORCE=$r/reinforce" \
+  pixgrl curves "Pix-GRL (graph)=$r/pixgrl_s*" "CNN backbone=$r/cnn_s*" "DQN=$r/dqn_s*" "REINFORCE=$r/reinforce" \
       --reference "oracle (val)=$oracle" --title "$task: validation SSIM while training" \
       --out "$out/$task/learning_curves.png"
 done

@@ -8,7 +8,9 @@ maps an observation ``(N, C, H, W)`` to per-pixel policy logits ``(N, A, H, W)``
     A_t = R_t − V(s_t)                                                  detached: the actor never trains the critic
     loss = −mean(log π(a_t|s_t) · A_t) + c_v · mean((R_t − V(s_t))²) − β · mean(H(π(·|s_t)))
 
-with every mean over pixels, images and the steps of the rollout; one model, one Adam optimiser.
+with every mean over pixels, images and the steps of the rollout; one model, one Adam optimiser. With
+``update_epochs > 1`` each rollout gets that many steps, the policy term becoming PPO's clipped surrogate (the
+first step is the A2C step exactly); the ``reach`` preset uses 3.
 
 Run it (CleanRL-style, :mod:`agents.cli`; ``--help`` lists every :class:`Config` field):
 
@@ -90,7 +92,7 @@ class Config(BaseConfig):
     policy: str = param("categorical", choices=POLICIES)
     """per-pixel policy head: "categorical" (the paper's: one logit per action) or "ordinal" (a Gaussian over the
     log of the factors, a mean and a scale per pixel: advantage on a larger factor moves the mean towards it and
-    beyond; docs/learning.md, Ordinal policy)"""
+    beyond; docs/learning.md, second round)"""
     num_envs: int = param(32, ge=1)
     """images per batch (per process under torchrun): the paper's mini-batch of 32"""
     total_steps: int = param(12_800_000, ge=1)

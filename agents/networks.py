@@ -3,7 +3,8 @@
 Every network maps an observation ``obs: (N, C_in, H, W)`` float in ``[0, 1]`` (and, for the graph backbone, the
 pixel graph ``graph: (N, 25, H, W)`` of :mod:`agents.graph`) to
 
-- ``logits: (N, A, H, W)``: one logit per action and pixel; ``logits.softmax(dim=1)`` is the per-pixel policy π;
+- ``logits: (N, A, H, W)``: one logit per action and pixel; ``logits.softmax(dim=1)`` is the per-pixel policy π
+  (from a free logit per action, or from a mean and a scale per pixel with the ordinal head, :func:`ordinal_logits`);
 - ``value: (N, 1, H, W)``: one state value per pixel.
 
 All networks share the same heads (section 3.1, Fig. 8): a 5×5 convolution to ``A`` logits (the
@@ -234,8 +235,8 @@ class _PixelActorCritic(nn.Module):
         self.n_actions = n_actions
         self.policy_head = _conv(feature_channels, n_actions if action_points is None else 2, head_kernel)
         self.value_head = _conv(feature_channels, 1, head_kernel)
-        points = torch.tensor(action_points if action_points is not None else [], dtype=torch.float32)
-        self.register_buffer("action_points", points if action_points is not None else None, persistent=False)
+        points = None if action_points is None else torch.tensor(action_points, dtype=torch.float32)
+        self.register_buffer("action_points", points, persistent=False)  # from the task, not saved
 
     def features(self, obs: torch.Tensor, graph: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
@@ -272,7 +273,7 @@ class PixGRLNet(_PixelActorCritic):
             called without a graph (it is then built from channel 0 of ``obs``, by default with torch SLIC on the
             device of ``obs``).
         skip: Give the heads the convolutions' features beside the graph convolutions' (concatenated). Each graph
-            convolution averages a pixel with its window (its own weight is about 1/12 with the default σ), so
+            convolution averages a pixel with its window (its own weight is about 1/12 with σ = 1.5), so
             after three of them a pixel's own value is nearly gone; the skip keeps it for the per-pixel choice.
         action_points: Ordinal policy head, see :class:`_PixelActorCritic`.
     """

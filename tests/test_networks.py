@@ -207,3 +207,17 @@ def test_ordinal_head_outputs_action_logits(backbone: str) -> None:
     assert "action_points" not in net.state_dict()  # derived from the task's factors, not saved
     with pytest.raises(ValueError, match="action_points must have n_actions=3"):
         make_network(backbone, in_channels=1, n_actions=3, action_points=(0.0, 1.0))
+
+
+def test_graph_net_skip_gives_the_heads_the_convolutions_features() -> None:
+    torch.manual_seed(0)
+    net = PixGRLNet(in_channels=3, n_actions=5, conv_channels=4, graph_channels=6, skip=True)
+    assert net.policy_head.in_channels == net.value_head.in_channels == 6 + 4
+    obs = torch.rand(2, 3, 12, 12)
+    graph = graph_weights(obs[:, :1])
+    feats = net.features(obs, graph)
+    local = F.relu(net.convs[1](F.relu(net.convs[0](obs))))
+    torch.testing.assert_close(feats[:, 6:], local, rtol=0, atol=0)
+    plain = PixGRLNet(in_channels=3, n_actions=5, conv_channels=4, graph_channels=6)
+    plain.load_state_dict({k: v for k, v in net.state_dict().items() if "head" not in k}, strict=False)
+    torch.testing.assert_close(feats[:, :6], plain.features(obs, graph), rtol=0, atol=0)

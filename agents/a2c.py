@@ -460,10 +460,13 @@ def a2c_losses(logits: Tensor, values: Tensor, actions: Tensor, returns: Tensor,
 
 def update(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout, returns: Tensor,
            config: Config) -> dict[str, float]:
-    """One gradient step on a rollout; the forward pass is recomputed one time step at a time (memory: one step).
+    """``config.update_epochs`` gradient steps on a rollout (1: the A2C step); the forward pass is recomputed one
+    time step at a time (memory: one step).
 
     The loss is the mean over the ``n`` steps, so accumulating ``loss_t / n`` gives the gradient of the whole
-    batch. Under DDP, gradients are all-reduced once, on the last step's backward.
+    batch. Under DDP, gradients are all-reduced once per epoch, on the last step's backward. Every epoch takes the
+    advantages ``R − V`` from its own forward pass (the critic as updated so far; the standardisation's shift and
+    scale stay those of the rollout) and, after the first, the clipped surrogate against the first epoch's log π.
     """
     n = len(rollout.obs)
     if config.normalize_advantage:  # statistics of R − V over the whole rollout, before its first backward

@@ -12,7 +12,10 @@ A checkpoint is one ``torch.save`` file holding only tensors, numbers, strings, 
   the env (0 for trainers that never step it), wall time summed over every resumed part of the run, and the device
   it ran on (``"cpu (2 threads)"``, ``"NVIDIA H200"``, ``"4 × NVIDIA H200"``; :func:`agents.training.describe_device`);
 - ``phantom_version``: :data:`pixgrl_env.data.phantom.PHANTOM_VERSION` when the env's dataset is the phantom, else
-  None; ``task``: the registered task id of the env config (:func:`pixgrl_env.tasks.task_of`), or None.
+  None; ``task``: the registered task id of the env config (:func:`pixgrl_env.tasks.task_of`), or None;
+- ``best`` (trainers on :class:`agents.run.Run` with periodic evals): the best quick eval so far, ``{"ssim", "step",
+  "pairs"}`` (validation SSIM of greedy synthesis on that many validation pairs, at that step), or None. A run's
+  ``best.pt`` holds the model of that eval, with ``best`` and, once the run has finished, the whole run's budget.
 
 ``run_dir/config.json`` (:func:`agents.training.write_config`) holds the same configs and stamps as JSON.
 """
@@ -38,6 +41,8 @@ from pixgrl_env.tasks import task_of
 FORMAT = "pixgrl-checkpoint-v1"
 #: The checkpoint's file name in a run folder.
 CHECKPOINT = "checkpoint.pt"
+#: The file name of a run's best checkpoint by validation SSIM (:class:`agents.run.Run`).
+BEST = "best.pt"
 #: The keys of a checkpoint's ``budget``.
 BUDGET_KEYS = ("env_steps", "wall_time_s", "device")
 

@@ -21,6 +21,11 @@ configs, ``rng`` (rank 0's RNG states), ``rng_ranks`` (every rank's), ``world_si
 (image-steps, wall time summed over resumes, device), ``phantom_version`` and ``task``; ``config.json`` has the
 configs and stamps of the last checkpoint.
 
+With periodic evals, ``run_dir/best.pt`` keeps the model of the best one (SB3's ``EvalCallback`` keeps a best model
+the same way): the highest validation SSIM of greedy synthesis, never a test patient. Its ``best`` key says at which
+step and on how many pairs; once the run finishes its ``budget`` is the whole run's, since choosing it took the
+whole run. ``checkpoint.pt`` stays the last state, for resuming and as the run folder's default agent.
+
 Resuming continues the run in the folder (:mod:`agents.resume`): ``resume=True`` needs its checkpoint, and configs
 that change a field outside the config class's ``RESUMABLE`` set (the task, the data, the network…) are refused.
 """
@@ -37,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from agents.base import Agent
-from agents.checkpoint import CHECKPOINT, load_checkpoint, restore_rng, save_checkpoint
+from agents.checkpoint import BEST, CHECKPOINT, load_checkpoint, restore_rng, save_checkpoint
 from agents.distributed import Processes, gather_rng, setup, teardown, wrap
 from agents.resume import ResumeError, check_unchanged, load_state, require_checkpoint
 from agents.training import (
@@ -55,7 +60,11 @@ from agents.training import (
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.env import PixGRLVectorEnv
 
-__all__ = ["CHECKPOINT", "Run"]
+__all__ = ["BEST", "CHECKPOINT", "Run"]
+
+
+#: Checkpoint keys :func:`agents.checkpoint.save_checkpoint` writes itself (the rest are the trainer's states).
+_STAMPED = frozenset({"format", "agent", "step", "config", "env_config", "budget", "phantom_version", "task"})
 
 
 class Run:
@@ -94,6 +103,7 @@ class Run:
         procs: This process's rank, the number of processes, its device (:class:`agents.distributed.Processes`).
         device: The resolved torch device. ``lead``: whether this is rank 0.
         checkpoint: The loaded checkpoint when resuming, else None.
+        best: The best quick eval so far, ``{"ssim", "step", "pairs"}`` (restored when resuming), or None.
         logger: The :class:`~agents.training.RunLogger` (disabled on ranks > 0).
     """
 
@@ -127,6 +137,9 @@ class Run:
         self.step = int(self.checkpoint["step"]) if self.checkpoint is not None else 0
         budget = self.checkpoint.get("budget") if self.checkpoint is not None else None
         self._wall0 = float(budget["wall_time_s"]) if isinstance(budget, dict) else 0.0
+        self.best: dict[str, Any] | None = self.checkpoint.get("best") if self.checkpoint is not None else None
+        if self.lead and not resume:
+            (self.run_dir / BEST).unlink(missing_ok=True)  # a new run in the folder: an old best is not this run's
         self._t0 = time.perf_counter()
         self.device_name = describe_device(self.device, self.procs.world)
         if self.lead:
@@ -211,7 +224,7 @@ class Run:
         if self.done:
             return
         if self.crossed(self.eval_every):
-            self.evaluate(agent)
+            self.keep_best(self.evaluate(agent), states)
         if self.crossed(self.save_every):
             self.save(states())
 
@@ -228,6 +241,15 @@ class Run:
                                self.step, ncol=3)
         return result
 
+    def keep_best(self, result: dict[str, float], states: Callable[[], dict[str, Any]]) -> None:
+        """On rank 0: when ``result`` (a quick eval) beats :attr:`best` on SSIM, record it and write ``best.pt``
+        atomically with ``states()`` (without RNG states: it is for evaluation, not resuming)."""
+        if not result or (self.best is not None and result["ssim"] <= self.best["ssim"]):
+            return
+        self.best = {"ssim": float(result["ssim"]), "step": self.step, "pairs": self.eval_pairs}
+        save_checkpoint(self.run_dir / BEST, agent=self.name, step=self.step, config=self.config,
+                        env_config=self.env_config, budget=self.budget(), best=self.best, **states())
+
     def save(self, states: dict[str, Any]) -> Path:
         """Write ``run_dir/checkpoint.pt`` atomically (rank 0) with ``states``, the step, the configs, every
         process's RNG states and the stamps (:meth:`budget`, ``phantom_version``, ``task``), then ``config.json``
@@ -237,14 +259,23 @@ class Run:
         if self.lead:
             budget = self.budget()
             save_checkpoint(path, agent=self.name, step=self.step, config=self.config, env_config=self.env_config,
-                            budget=budget, rng=rngs[0], rng_ranks=rngs, world_size=self.procs.world, **states)
+                            budget=budget, rng=rngs[0], rng_ranks=rngs, world_size=self.procs.world, best=self.best,
+                            **states)
             write_config(self.run_dir, config=self.config, env_config=self.env_config, budget=budget)
         return path
 
     def finish(self, agent: Agent, states: dict[str, Any]) -> dict[str, float]:
-        """The final quick eval, then the final checkpoint. Returns the eval result."""
+        """The final quick eval, then the final checkpoint; ``best.pt`` gets the whole run's budget. Returns the
+        eval result."""
         result = self.evaluate(agent)
+        self.keep_best(result, lambda: states)
         self.save(states)
+        best = self.run_dir / BEST
+        if self.lead and self.best is not None and best.is_file():
+            ckpt = load_checkpoint(best, self.device)
+            kept = {k: v for k, v in ckpt.items() if k not in _STAMPED}
+            save_checkpoint(best, agent=self.name, step=ckpt["step"], config=self.config, env_config=self.env_config,
+                            budget=self.budget(), **kept)
         return result
 
     # -- tear-down ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from agents import run as run_module
 from agents.a2c import Config as A2CConfig
 from agents.base import Agent
 from agents.checkpoint import load_checkpoint
-from agents.run import CHECKPOINT, Run
+from agents.run import BEST, CHECKPOINT, Run
 from agents.training import LR_SCHEDULES, eval_pairs, quick_eval, scheduled_lr
 from baselines import dqn, reference
 from pixgrl import metrics
@@ -86,7 +86,8 @@ def test_periodic_evals_and_checkpoints_when_crossed_and_at_the_end(tmp_path: Pa
     evals, saves = [], []
     monkeypatch.setattr(run_module, "quick_eval", lambda agent, env_config, n: evals.append(run.step) or {"ssim": 0})
     save = run_module.save_checkpoint
-    monkeypatch.setattr(run_module, "save_checkpoint", lambda *a, **kw: saves.append(kw["step"]) or save(*a, **kw))
+    monkeypatch.setattr(run_module, "save_checkpoint",
+                        lambda path, **kw: path.name == CHECKPOINT and saves.append(kw["step"]) or save(path, **kw))
     agent = Brighten(TOY)
     with _run(tmp_path) as run:
         while not run.done:
@@ -99,6 +100,31 @@ def test_periodic_evals_and_checkpoints_when_crossed_and_at_the_end(tmp_path: Pa
     ckpt = load_checkpoint(tmp_path / CHECKPOINT)
     assert ckpt["agent"] == "brighten" and ckpt["step"] == 12 and ckpt["world_size"] == 1
     assert ckpt["config"] == A2CConfig().to_dict() | {"net_kwargs": {}}
+
+
+def test_best_checkpoint_keeps_the_best_validation_eval_with_the_whole_runs_budget(tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    scores = iter([0.30, 0.50, 0.40, 0.45])  # evals at steps 3, 6, 9 and the end (12): the best is step 6's
+    monkeypatch.setattr(run_module, "quick_eval", lambda agent, env_config, n: {"ssim": next(scores)})
+    (tmp_path / BEST).write_bytes(b"an older run's")
+    net = torch.nn.Linear(1, 1)
+    with _run(tmp_path, eval_every=3, eval_pairs=2) as run:
+        assert not (tmp_path / BEST).exists()  # a new run in the folder drops the old run's best
+        while not run.done:
+            run.advance(3)
+            with torch.no_grad():
+                net.weight.fill_(run.step)  # the weight says at which step a state was taken
+            run.periodic(Brighten(TOY), lambda: {"model": net.state_dict()})
+            assert run.best["step"] == (3 if run.step == 3 else 6)
+        run.finish(Brighten(TOY), {"model": net.state_dict()})
+    best, last = load_checkpoint(tmp_path / BEST), load_checkpoint(tmp_path / CHECKPOINT)
+    assert best["best"] == {"ssim": 0.50, "step": 6, "pairs": 2} == last["best"]
+    assert best["step"] == 6 and best["model"]["weight"].item() == 6.0 and last["model"]["weight"].item() == 12.0
+    assert best["budget"]["env_steps"] == 12  # choosing it took the whole run
+    assert best["budget"]["wall_time_s"] >= last["budget"]["wall_time_s"] and best["budget"]["device"].startswith("cpu")
+    assert "rng" not in best
+    with _run(tmp_path, eval_every=3, eval_pairs=2, resume=True) as resumed:
+        assert resumed.best == {"ssim": 0.50, "step": 6, "pairs": 2} and (tmp_path / BEST).is_file()
 
 
 def test_resume_restores_states_step_and_rng(tmp_path: Path) -> None:

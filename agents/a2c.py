@@ -190,7 +190,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # rollout, Adam 3e-4 decayed linearly to 0.
     "reach": dict(num_envs=4, total_steps=4_000, n_step=1, gamma=0.5, reward_scale=10.0, normalize_advantage=True,
                   policy="ordinal", entropy_coef=0.05, update_epochs=3, lr=3e-4, lr_schedule="linear",
-                  eval_every=1_000, eval_pairs=8, checkpoint_every=1_000,
+                  eval_every=500, eval_pairs=16, checkpoint_every=1_000,
                   net_kwargs={"conv_channels": 16, "graph_channels": 32, "skip": True}, torch_threads=1),
 }
 Config.PRESETS = PRESETS

@@ -48,8 +48,9 @@ class Config(BaselineConfig):
                       backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
         # PixGRLReach-v0 on a CPU: quick, with the reward scale and discount that helped the A2C agent there.
         "reach": dict(total_timesteps=4_000, num_envs=4, buffer_size=1_000, batch_size=8, learning_starts=100,
-                      gradient_steps=4, target_network_frequency=50, exploration_fraction=0.5, eval_every=1_000,
-                      reward_scale=10.0, gamma=0.5, backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
+                      gradient_steps=4, target_network_frequency=50, exploration_fraction=0.5, eval_every=500,
+                      eval_episodes=16, reward_scale=10.0, gamma=0.5,
+                      backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
         # The paper's optimiser and batch (Adam 1e-3, mini-batch 32) with the PixelRL-style dilated net; a GPU run.
         # The buffer holds 10,000 images: ~8.5 GB on the device at 256×256 (C = 1), ~0.5 GB with 64×64 crops.
         "paper": dict(total_timesteps=2_000_000, num_envs=32, buffer_size=10_000, batch_size=32,

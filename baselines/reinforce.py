@@ -47,7 +47,7 @@ class Config(BaselineConfig):
                       backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
         # PixGRLReach-v0 on a CPU: quick, with what helped the A2C agent there (docs/learning.md): reward ×10,
         # γ 0.5, a learned baseline, standardised advantages, the ordinal policy head and β 0.05.
-        "reach": dict(total_timesteps=4_000, num_envs=4, eval_every=1_000, reward_scale=10.0, gamma=0.5,
+        "reach": dict(total_timesteps=4_000, num_envs=4, eval_every=500, eval_episodes=16, reward_scale=10.0, gamma=0.5,
                       baseline="value", normalize_advantage=True, policy="ordinal", ent_coef=0.05,
                       backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
         # The paper's optimiser and batch (Adam 1e-3, mini-batch 32) with the PixelRL-style dilated net; a GPU run.

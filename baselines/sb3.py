@@ -323,7 +323,7 @@ class Config(BaseConfig):
         # PixGRLReach-v0 on a CPU: the A2C agent's budget (4,000 image-steps) and discount.
         "reach": {"n_envs": 4, "total_timesteps": 4_000, "n_steps": 12, "batch_size": 24, "n_epochs": 2, "gamma": 0.5,
                   "backbone_kwargs": {"channels": 16, "dilations": (1, 2)}, "checkpoint_every": 1_000,
-                  "eval_every": 1_000},
+                  "eval_every": 500, "eval_pairs": 16},
         # A longer run with Pix-GRL's learning rate.
         "paper": {"n_envs": 16, "total_timesteps": 1_000_000, "n_steps": 20, "batch_size": 80, "learning_rate": 1e-3,
                   "backbone_kwargs": {"channels": 64, "dilations": (1, 2, 3, 4, 3, 2)}, "checkpoint_every": 50_000,

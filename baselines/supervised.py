@@ -64,7 +64,7 @@ class Config(BaseConfig):
                   "eval_every": 100, "eval_pairs": 4, "checkpoint_every": 100},
         # The same on PixGRLReach-v0's data (a supervised model ignores the actions; the env only supplies pairs).
         "reach": {"levels": 3, "width": 16, "steps": 300, "batch_size": 8, "disc_width": 32, "log_every": 10,
-                  "eval_every": 100, "eval_pairs": 4, "checkpoint_every": 100},
+                  "eval_every": 40, "eval_pairs": 16, "checkpoint_every": 100},
         # pix2pix's published settings.
         "paper": {"levels": 4, "width": 64, "steps": 20_000, "batch_size": 16},
     }

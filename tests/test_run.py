@@ -231,3 +231,40 @@ def test_a_baseline_trains_from_its_own_command_line(tmp_path: Path) -> None:
                       "--env", 'dataset_kwargs={"size": 16}', "--env", "crop=null", "--env", "lam=0"])
     assert isinstance(agent, dqn.DQNAgent) and agent.config.backbone_kwargs == {"channels": 4, "dilations": (1,)}
     assert load_checkpoint(tmp_path / CHECKPOINT)["step"] == 20
+
+
+def _tiny_runs() -> dict:
+    """Each trainer on :class:`Run`, a few steps with one validation eval (at the end) on the toy data."""
+    from baselines import reinforce, sb3, supervised
+
+    tiny = {"channels": 8, "dilations": (1, 2)}
+    return {
+        "pixgrl": lambda d: a2c.train(a2c.Config.preset("quick", num_envs=2, total_steps=10, eval_pairs=1,
+                                                        checkpoint_every=0, device="cpu",
+                                                        net_kwargs={"conv_channels": 8, "graph_channels": 8}), TOY, d),
+        "dqn": lambda d: dqn.train(dqn.Config.preset("quick", total_timesteps=20, num_envs=2, device="cpu",
+                                                     buffer_size=32, batch_size=4, learning_starts=4, eval_episodes=1,
+                                                     backbone_kwargs=tiny), TOY, d),
+        "reinforce": lambda d: reinforce.train(reinforce.Config.preset("quick", total_timesteps=20, num_envs=2,
+                                                                       device="cpu", eval_episodes=1,
+                                                                       backbone_kwargs=tiny), TOY, d),
+        "sb3": lambda d: sb3.train(sb3.Config.preset("quick", n_envs=2, total_timesteps=20, n_steps=10, batch_size=10,
+                                                     n_epochs=1, device="cpu", backbone_kwargs=tiny, eval_pairs=1),
+                                   TOY, d),
+        "unet": lambda d: supervised.train(supervised.Config.preset("quick", steps=2, width=8, levels=2, batch_size=2,
+                                                                    eval_every=0, eval_pairs=1, device="cpu"), TOY, d),
+    }
+
+
+@pytest.mark.parametrize("trainer", ["pixgrl", "dqn", "reinforce", "sb3", "unet"])
+def test_every_trainers_best_checkpoint_loads_for_evaluation(trainer: str, tmp_path: Path) -> None:
+    from pixgrl.evaluation.agents import resolve_agent
+
+    _tiny_runs()[trainer](tmp_path)
+    best, last = load_checkpoint(tmp_path / BEST), load_checkpoint(tmp_path / CHECKPOINT)
+    assert best["best"]["step"] == last["step"] and best["best"]["pairs"] == 1  # one eval: the end's
+    resolved = resolve_agent(str(tmp_path / BEST), "cpu", TOY)
+    x = next(eval_pairs(TOY, 1))[0]
+    from_last = resolve_agent(str(tmp_path / CHECKPOINT), "cpu", TOY).agent.synthesize(x)
+    assert torch.equal(resolved.agent.synthesize(x), from_last)  # the same model: one eval, at the end
+    assert resolved.budget["env_steps"] == last["budget"]["env_steps"]

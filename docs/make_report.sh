@@ -2,8 +2,10 @@
 # Reproduces docs/report/: every agent on both registered tasks at the same budget of 4,000 image-steps (the
 # supervised U-Net: 300 batches of 8 pairs), 64×64 crops of 128×128 phantom slices with the input and t/T as extra
 # observation channels; the Pix-GRL agent (graph backbone), its CNN-backbone twin (Table 3) and DQN with 3 seeds on
-# PixGRLReach-v0. Then one `pixgrl evaluate` per task on the whole slices of the held-out patients of fold 0, and
-# the learning curves (validation SSIM) as a PNG. About an hour on a 2-core CPU (two runs at a time, one thread each).
+# PixGRLReach-v0. Every run keeps its best model by validation SSIM (best.pt: quick evals every 500 image-steps, or
+# every 40 U-Net batches, on 16 whole validation slices; never a test patient), and that model is the one evaluated:
+# one `pixgrl evaluate` per task on the whole slices of the held-out patients of fold 0. Then the learning curves
+# (validation SSIM) as a PNG. About an hour on a 2-core CPU (two runs at a time, one thread each).
 set -euo pipefail
 runs=${RUNS:-runs/report}
 out=${OUT:-docs/report}
@@ -27,10 +29,11 @@ mkdir -p "$runs"
 for task in PixGRLReach-v0 PixGRL-v0; do
   r=$runs/$task
   agents=()
-  for d in "$r"/pixgrl_s* ; do agents+=("Pix-GRL seed ${d##*_s}=$d"); done
-  for d in "$r"/cnn_s* ; do agents+=("CNN backbone seed ${d##*_s}=$d"); done
-  for d in "$r"/dqn_s* ; do agents+=("DQN seed ${d##*_s}=$d"); done
-  pixgrl evaluate "${agents[@]}" "REINFORCE=$r/reinforce" "SB3 PPO=$r/sb3" "U-Net=$r/unet" identity oracle \
+  for d in "$r"/pixgrl_s* ; do agents+=("Pix-GRL seed ${d##*_s}=$d/best.pt"); done
+  for d in "$r"/cnn_s* ; do agents+=("CNN backbone seed ${d##*_s}=$d/best.pt"); done
+  for d in "$r"/dqn_s* ; do agents+=("DQN seed ${d##*_s}=$d/best.pt"); done
+  pixgrl evaluate "${agents[@]}" "REINFORCE=$r/reinforce/best.pt" "SB3 PPO=$r/sb3/best.pt" "U-Net=$r/unet/best.pt" \
+      identity oracle \
       --task "$task" --split test --out "$out/$task" --device cpu
   oracle=$(python -c "import json; print(round(json.load(open('benchmarks/results/tasks_val.json'))['tasks']['$task']['oracle']['ssim'], 3))")
   pixgrl curves "Pix-GRL (graph)=$r/pixgrl_s*" "CNN backbone=$r/cnn_s*" "DQN=$r/dqn_s*" "REINFORCE=$r/reinforce" \

@@ -6,8 +6,8 @@ For each of two registered tasks (:mod:`pixgrl_env.tasks`):
   preset, the task that shows whether an agent learns to synthesise;
 - ``PixGRL-v0``, the paper's task (×0.95/×1/×1.05 for 5 steps, oracle SSIM ≈ 0.40), with the same preset,
 
-it trains the agent on 64×64 crops of 128×128 phantom slices, evaluates it on the whole slices of the held-out
-patients of fold 0 beside the identity (input unchanged) and the oracle (the best image the task's actions can
+it trains the agent on 64×64 crops of 128×128 phantom slices, keeps its best model by validation SSIM (the run's
+``best.pt``), evaluates that model on the whole slices of the held-out patients of fold 0 beside the identity (input unchanged) and the oracle (the best image the task's actions can
 reach, which looks at the target), writes ``report.md``, ``results.json`` and the figures to ``out_dir/<task>/``,
 and prints the two headline tables side by side.
 """
@@ -35,6 +35,7 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0, max_pai
         max_pairs: Held-out pairs to evaluate per task.
     """
     from agents import a2c
+    from agents.checkpoint import BEST
     from pixgrl.evaluation import evaluate
 
     if minutes is not None and not minutes > 0:
@@ -51,7 +52,8 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0, max_pai
         run_dir = out_dir / task_id / "run"
         a2c.train(config, env_config, run_dir)
         print(f"[pixgrl demo] {task_id}: evaluating on held-out phantom patients ...")
-        results[task_id] = evaluate({f"Pix-GRL ({preset})": str(run_dir), "identity": "identity", "oracle": "oracle"},
+        results[task_id] = evaluate({f"Pix-GRL ({preset})": str(run_dir / BEST), "identity": "identity",
+                                     "oracle": "oracle"},
                                     split="test", task=task_id, out_dir=out_dir / task_id, max_pairs=max_pairs,
                                     device="cpu")
     print(side_by_side({task: headline_table(res) for task, res in results.items()}))

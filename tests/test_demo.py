@@ -21,3 +21,4 @@ def test_demo_trains_and_evaluates_both_tasks(tmp_path: Path, capsys) -> None:
         assert res["aggregates"]["oracle"]["ssim"]["mean"] > res["aggregates"]["identity"]["ssim"]["mean"]
         assert f"## {task}" in out and headline_table(res).splitlines()[2] in out
         assert (tmp_path / task / "run" / "checkpoint.pt").is_file() and (tmp_path / task / "report.md").is_file()
+        assert saved["agents"]["Pix-GRL (reach)"]["checkpoint"].endswith("best.pt")

@@ -19,6 +19,8 @@ from agents.run import BEST, CHECKPOINT, Run
 from agents.training import LR_SCHEDULES, eval_pairs, quick_eval, scheduled_lr
 from baselines import dqn, reference
 from pixgrl import metrics
+from pixgrl.evaluation.agents import resolve_agent
+from pixgrl.evaluation.provenance import budget_text, checkpoint_budget
 from pixgrl_env.config import EnvConfig
 from pixgrl_env.data.phantom import PHANTOM_VERSION
 
@@ -123,6 +125,8 @@ def test_best_checkpoint_keeps_the_best_validation_eval_with_the_whole_runs_budg
     assert best["budget"]["env_steps"] == 12  # choosing it took the whole run
     assert best["budget"]["wall_time_s"] >= last["budget"]["wall_time_s"] and best["budget"]["device"].startswith("cpu")
     assert "rng" not in best
+    assert checkpoint_budget(best)["best_step"] == 6 and "best_step" not in checkpoint_budget(last)
+    assert budget_text(checkpoint_budget(best)).startswith("12 env steps (best val at step 6) · ")
     with _run(tmp_path, eval_every=3, eval_pairs=2, resume=True) as resumed:
         assert resumed.best == {"ssim": 0.50, "step": 6, "pairs": 2} and (tmp_path / BEST).is_file()
 
@@ -258,8 +262,6 @@ def _tiny_runs() -> dict:
 
 @pytest.mark.parametrize("trainer", ["pixgrl", "dqn", "reinforce", "sb3", "unet"])
 def test_every_trainers_best_checkpoint_loads_for_evaluation(trainer: str, tmp_path: Path) -> None:
-    from pixgrl.evaluation.agents import resolve_agent
-
     _tiny_runs()[trainer](tmp_path)
     best, last = load_checkpoint(tmp_path / BEST), load_checkpoint(tmp_path / CHECKPOINT)
     assert best["best"]["step"] == last["step"] and best["best"]["pairs"] == 1  # one eval: the end's

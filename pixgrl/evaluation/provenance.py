@@ -5,7 +5,9 @@ table may be compared.
 ``wall_time_s`` and ``device``. Trainers record it in their checkpoints as ``ckpt["budget"] = {"env_steps": int, "wall_time_s":
 float, "device": str}``; a checkpoint without it falls back to its ``step`` counter (``"source": "step"``: the
 trainer's own unit, updates for the supervised models) with wall time and device unknown. An Agent object may carry
-the same dict as a ``budget`` attribute. Reference agents (identity, oracle) have no budget.
+the same dict as a ``budget`` attribute. Reference agents (identity, oracle) have no budget. A run's ``best.pt`` (the
+model of its best validation eval, :class:`agents.run.Run`) records the whole run's budget and, as ``best_step``, the
+step of the model it holds.
 
 **Task.** An agent's task is :func:`pixgrl_env.tasks.task_of` of its env_config: a registered task id, or None for a
 configuration no task id names. Agents trained on different tasks do not share a table (:func:`check_tasks`): their
@@ -42,12 +44,18 @@ def checkpoint_budget(ckpt: Mapping[str, Any]) -> dict[str, Any]:
 
     Returns:
         ``{"env_steps": int | None, "wall_time_s": float | None, "device": str | None, "source": "budget" |
-        "step"}``; ``source`` says whether ``env_steps`` came from ``ckpt["budget"]`` or the ``step`` counter.
+        "step"}``; ``source`` says whether ``env_steps`` came from ``ckpt["budget"]`` or the ``step`` counter. A
+        model of the run's best validation eval (``best.pt``) adds ``best_step``: its step (the trainer's unit:
+        image-steps, or batches for the supervised models), chosen by validation SSIM within the budget.
     """
     record = ckpt.get("budget")
     record = dict(record) if isinstance(record, Mapping) else {}
     if record.get("env_steps") is not None:
-        return _budget(record, "budget")
+        budget = _budget(record, "budget")
+        best = ckpt.get("best")
+        if isinstance(best, Mapping) and best.get("step") == ckpt.get("step"):  # the model of the best eval
+            budget["best_step"] = int(best["step"])
+        return budget
     return _budget({**record, "env_steps": ckpt.get("step")}, "step")
 
 
@@ -70,14 +78,16 @@ def _duration(seconds: float) -> str:
 def budget_text(budget: Mapping[str, Any] | None, reference: bool = False) -> str:
     """One table cell for a budget record: ``"4,000 env steps · 3.1 min · cpu"``; ``"none"`` for a reference agent;
     ``"n/a"`` for an unknown part (or all of it). A step count that comes from the checkpoint's ``step`` counter,
-    not a recorded budget, is marked ``*`` (the trainer's own unit: updates for the supervised models)."""
+    not a recorded budget, is marked ``*`` (the trainer's own unit: updates for the supervised models); a model
+    chosen by validation within the budget adds its step: ``"4,000 env steps (best val at step 2,500) · …"``."""
     if reference:
         return "none"
     if not budget or all(budget.get(k) is None for k in BUDGET_KEYS):
         return "n/a"
     steps, wall, device = (budget.get(k) for k in BUDGET_KEYS)
     mark = "*" if budget.get("source") == "step" else ""
-    parts = [f"{steps:,} env steps{mark}" if steps is not None else "n/a env steps",
+    best = f" (best val at step {budget['best_step']:,})" if budget.get("best_step") is not None else ""
+    parts = [f"{steps:,} env steps{mark}{best}" if steps is not None else "n/a env steps",
              _duration(float(wall)) if wall is not None else "n/a", str(device) if device is not None else "n/a"]
     return " · ".join(parts)
 
@@ -85,6 +95,8 @@ def budget_text(budget: Mapping[str, Any] | None, reference: bool = False) -> st
 #: The footnote of :func:`budget_text`'s ``*``.
 BUDGET_NOTE = ("Budget: env steps (image-steps), training wall time and device, as the checkpoint records them; "
                "* = no budget recorded, the checkpoint's step counter instead (updates for supervised models); "
+               "best val at step S = the model of step S (image-steps; batches for supervised models), chosen by "
+               "validation SSIM within the run (best.pt); "
                "n/a = not recorded; none = a reference agent, nothing trained.")
 
 

@@ -21,7 +21,7 @@ Run it (CleanRL-style, :mod:`agents.cli`; ``--help`` lists every :class:`Config`
 
 TensorBoard (``run_dir/tb``): ``losses/{loss,policy,value,entropy,grad_norm}`` (grad_norm before clipping),
 ``charts/mean_reward`` (the per-pixel episode return Σ_t mean(r_t), in the env's unscaled units),
-``charts/{SPS,learning_rate}``, ``charts/action_x<factor>`` (how often each action was sampled),
+``charts/{SPS,learning_rate,entropy_coef}``, ``charts/action_x<factor>`` (how often each action was sampled),
 ``eval/{ssim,psnr,ssim_identity,psnr_identity}`` (greedy synthesis of whole validation images) and the image grid
 ``eval/input_synth_target``.
 
@@ -110,6 +110,8 @@ class Config(BaseConfig):
     """Adam epsilon"""
     entropy_coef: float = param(0.01, ge=0)
     """β, the weight of the per-pixel policy entropy bonus (PixelRL: 0.01)"""
+    entropy_schedule: str = param("constant", choices=tuple(LR_SCHEDULES))
+    """β's schedule over the budget: "constant", "linear" (to 0 at total_steps) or "poly", as for lr_schedule"""
     value_coef: float = param(0.5, ge=0)
     """c_v, the weight of the per-pixel value loss mean((R − V)²)"""
     max_grad_norm: float = param(1.0, ge=0)
@@ -459,7 +461,7 @@ def a2c_losses(logits: Tensor, values: Tensor, actions: Tensor, returns: Tensor,
 
 
 def update(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout, returns: Tensor,
-           config: Config) -> dict[str, float]:
+           config: Config, entropy_coef: float | None = None) -> dict[str, float]:
     """``config.update_epochs`` gradient steps on a rollout (1: the A2C step); the forward pass is recomputed one
     time step at a time (memory: one step).
 
@@ -467,7 +469,9 @@ def update(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout,
     batch. Under DDP, gradients are all-reduced once per epoch, on the last step's backward. Every epoch takes the
     advantages ``R − V`` from its own forward pass (the critic as updated so far; the standardisation's shift and
     scale stay those of the rollout) and, after the first, the clipped surrogate against the first epoch's log π.
+    ``entropy_coef``: β now (:func:`entropy_coef`); None: ``config.entropy_coef``.
     """
+    beta = config.entropy_coef if entropy_coef is None else entropy_coef
     n = len(rollout.obs)
     if config.normalize_advantage:  # statistics of R − V over the whole rollout, before its first backward
         rollout_advantage = returns - rollout.values
@@ -485,7 +489,7 @@ def update(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout,
                     old_log_probs.append(F.log_softmax(logits.detach(), 1).gather(1, rollout.actions[t].unsqueeze(1)))
                 advantage = (returns[t] - values.detach() - shift) / scale if config.normalize_advantage else None
                 losses = a2c_losses(logits, values, rollout.actions[t], returns[t], config.value_coef,
-                                    config.entropy_coef, advantage, old_log_probs[t] if clipped else None,
+                                    beta, advantage, old_log_probs[t] if clipped else None,
                                     config.clip_coef)
                 (losses.total / n).backward()
             sums += torch.stack([x.detach() for x in losses])
@@ -500,6 +504,11 @@ def update(model: nn.Module, optimizer: torch.optim.Optimizer, rollout: Rollout,
 def learning_rate(config: Config, step: int) -> float:
     """The learning rate after ``step`` image-steps under ``config.lr_schedule``."""
     return scheduled_lr(config.lr, config.lr_schedule, step, config.total_steps)
+
+
+def entropy_coef(config: Config, step: int) -> float:
+    """β after ``step`` image-steps under ``config.entropy_schedule``."""
+    return scheduled_lr(config.entropy_coef, config.entropy_schedule, step, config.total_steps)
 
 
 def episode_seed(seed: int, rank: int, episode: int) -> int:
@@ -562,7 +571,7 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
             while t < t_max:
                 rollout = collect(agent, env, obs, min(n_step, t_max - t), config.reward_scale)
                 returns = nstep_returns(rollout.rewards, rollout.bootstrap, config.gamma)
-                logs = update(model, optimizer, rollout, returns, config)
+                logs = update(model, optimizer, rollout, returns, config, entropy_coef(config, run.step))
                 ep_reward += rollout.rewards.mean(dim=(2, 3, 4)).sum(0) / config.reward_scale
                 action_counts += torch.stack(rollout.actions).flatten().bincount(minlength=env_config.n_actions)
                 obs, t = rollout.next_obs, t + len(rollout.obs)
@@ -573,6 +582,7 @@ def train(config: Config, env_config: EnvConfig, run_dir: str | Path, *, resume:
             fractions = (action_counts / action_counts.sum()).tolist()
             run.advance(batch_steps, **logs, charts__mean_reward=float(ep_reward.mean()),
                         charts__learning_rate=optimizer.param_groups[0]["lr"],
+                        charts__entropy_coef=entropy_coef(config, run.step),
                         **{f"charts__action_x{f:g}": p for f, p in zip(env_config.factors, fractions)})
             run.periodic(agent, states)
         run.finish(agent, states())

@@ -140,6 +140,26 @@ def test_normalized_advantage_makes_the_policy_gradient_scale_free() -> None:
     torch.testing.assert_close(policy_grad(100.0, False), 100 * policy_grad(1.0, False), rtol=1e-3, atol=1e-6)
 
 
+def test_entropy_schedule_sets_each_updates_beta() -> None:
+    config = a2c.Config(entropy_coef=0.05, entropy_schedule="linear", total_steps=100)
+    assert a2c.entropy_coef(config, 25) == pytest.approx(0.0375) and a2c.entropy_coef(config, 100) == 0.0
+    assert a2c.entropy_coef(config.replace(entropy_schedule="constant"), 99) == 0.05
+
+    def grad(config_beta: float, beta: float | None) -> torch.Tensor:
+        config, env_config = _tiny(entropy_coef=config_beta, max_grad_norm=0.0)
+        torch.manual_seed(0)
+        agent = PixGRLAgent(env_config, config)
+        env = PixGRLVectorEnv(2, env_config, output="torch")
+        obs, _ = env.reset(seed=0)
+        rollout = collect(agent, env, obs, 1, config.reward_scale)
+        returns = nstep_returns(rollout.rewards, rollout.bootstrap, config.gamma)
+        a2c.update(agent.net, torch.optim.SGD(agent.net.parameters(), lr=0.0), rollout, returns, config, beta)
+        return torch.cat([p.grad.flatten() for p in agent.net.parameters() if p.grad is not None])
+
+    torch.testing.assert_close(grad(0.0, 0.3), grad(0.3, None), rtol=0, atol=0)  # the argument is β
+    assert not torch.allclose(grad(0.0, 0.3), grad(0.0, None))
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The agent: one action map per image
 # ----------------------------------------------------------------------------------------------------------------

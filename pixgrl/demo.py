@@ -7,9 +7,10 @@ For each of two registered tasks (:mod:`pixgrl_env.tasks`):
 - ``PixGRL-v0``, the paper's task (×0.95/×1/×1.05 for 5 steps, oracle SSIM ≈ 0.40), with the same preset,
 
 it trains the agent on 64×64 crops of 128×128 phantom slices, keeps its best model by validation SSIM (the run's
-``best.pt``), evaluates that model on the whole slices of the held-out patients of fold 0 beside the identity (input unchanged) and the oracle (the best image the task's actions can
-reach, which looks at the target), writes ``report.md``, ``results.json`` and the figures to ``out_dir/<task>/``,
-and prints the two headline tables side by side.
+``best.pt``), evaluates that model on the whole slices of the held-out patients of fold 0 beside the identity
+(input unchanged) and the oracle (the best image the task's actions can reach, which looks at the target), writes
+``report.md``, ``results.json`` and the figures to ``out_dir/<task>/``, and prints the two headline tables side by
+side.
 """
 
 from __future__ import annotations

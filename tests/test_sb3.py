@@ -95,8 +95,9 @@ def test_ppo_trains_saves_loads_and_resumes(tmp_path, monkeypatch):
     cfg = _config(algo="ppo", total_timesteps=200)
     saved_steps = []
     save = run_module.save_checkpoint
-    monkeypatch.setattr(run_module, "save_checkpoint",
-                        lambda *a, **kw: (saved_steps.append(kw["step"]), save(*a, **kw))[1])
+    monkeypatch.setattr(run_module, "save_checkpoint",  # checkpoint.pt only (best.pt is written besides it)
+                        lambda path, **kw: (path.name == "checkpoint.pt" and saved_steps.append(kw["step"]),
+                                            save(path, **kw))[1])
     agent = sb3.train(cfg, TOY, tmp_path)
     assert isinstance(agent, SB3Agent) and agent.model.num_timesteps == 200
     assert saved_steps == [100, 200]  # every checkpoint_every timesteps, and at the end

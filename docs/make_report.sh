@@ -10,7 +10,7 @@ set -euo pipefail
 runs=${RUNS:-runs/report}
 out=${OUT:-docs/report}
 jobs=${JOBS:-2}
-cnn="--set backbone=cnn --set 'net_kwargs={\"widths\":[16,16,32,32,32]}'"  # the graph net's depth and widths
+cnn="--set backbone=cnn --set 'net_kwargs={\"widths\":[32,32,32,32,32]}'"  # the graph net's depth and widths
 mkdir -p "$runs"
 {
   for task in PixGRLReach-v0 PixGRL-v0; do

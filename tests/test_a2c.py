@@ -242,9 +242,8 @@ def test_quick_preset_beats_identity_on_the_phantom(tmp_path: Path) -> None:
 def test_reach_preset_synthesises_on_held_out_patients(tmp_path: Path) -> None:
     """The ``reach`` preset on PixGRLReach-v0 (~5 min on one CPU thread): validation SSIM far above the input's.
 
-    Measured on the 32 validation slices (docs/learning.md): 0.642 and 0.637 (seeds 0 and 1), in another session
-    0.622 (seed 0), against the identity's 0.270; the bound leaves room for CPU-dependent numerics, and the first
-    round's preset (0.41) would fail it.
+    Measured on the 32 validation slices (docs/learning.md): 0.635 and 0.649 (seeds 0 and 1) against the identity's
+    0.270; the bound leaves room for CPU-dependent numerics, and the first round's preset (0.41) would fail it.
     """
     config, env_config = Config.preset("reach", device="cpu"), env_config_for("reach")
     with torch.backends.mkldnn.flags(enabled=True):  # conftest turns oneDNN off for tiny tensors; these are not

@@ -43,6 +43,8 @@ FORMAT = "pixgrl-checkpoint-v1"
 CHECKPOINT = "checkpoint.pt"
 #: The file name of a run's best checkpoint by validation SSIM (:class:`agents.run.Run`).
 BEST = "best.pt"
+#: The keys :func:`save_checkpoint` writes itself; a checkpoint's other keys are the trainer's states.
+STAMPS = frozenset({"format", "agent", "step", "config", "env_config", "budget", "phantom_version", "task"})
 #: The keys of a checkpoint's ``budget``.
 BUDGET_KEYS = ("env_steps", "wall_time_s", "device")
 

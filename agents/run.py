@@ -42,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from agents.base import Agent
-from agents.checkpoint import BEST, CHECKPOINT, load_checkpoint, restore_rng, save_checkpoint
+from agents.checkpoint import BEST, CHECKPOINT, STAMPS, load_checkpoint, restore_rng, save_checkpoint
 from agents.distributed import Processes, gather_rng, setup, teardown, wrap
 from agents.resume import ResumeError, check_unchanged, load_state, require_checkpoint
 from agents.training import (
@@ -61,10 +61,6 @@ from pixgrl_env.config import EnvConfig
 from pixgrl_env.env import PixGRLVectorEnv
 
 __all__ = ["BEST", "CHECKPOINT", "Run"]
-
-
-#: Checkpoint keys :func:`agents.checkpoint.save_checkpoint` writes itself (the rest are the trainer's states).
-_STAMPED = frozenset({"format", "agent", "step", "config", "env_config", "budget", "phantom_version", "task"})
 
 
 class Run:
@@ -271,9 +267,9 @@ class Run:
         self.keep_best(result, lambda: states)
         self.save(states)
         best = self.run_dir / BEST
-        if self.lead and self.best is not None and best.is_file():
-            ckpt = load_checkpoint(best, self.device)
-            kept = {k: v for k, v in ckpt.items() if k not in _STAMPED}
+        if self.lead and self.best is not None and self.best["step"] != self.step and best.is_file():
+            ckpt = load_checkpoint(best, self.device)  # an earlier eval's model: restamp it with the run's budget
+            kept = {k: v for k, v in ckpt.items() if k not in STAMPS}
             save_checkpoint(best, agent=self.name, step=ckpt["step"], config=self.config, env_config=self.env_config,
                             budget=self.budget(), **kept)
         return result

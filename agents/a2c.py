@@ -188,10 +188,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "gpu": dict(num_envs=64, total_steps=64 * 5 * 20_000, eval_every=64 * 5 * 500, checkpoint_every=64 * 5 * 500),
     # PixGRLReach-v0 on a 2-core CPU (chosen on the validation fold, docs/learning.md): the quick network with
     # 32-channel convolutions whose features are skipped to the heads, the ordinal policy head, 4 crops per batch,
-    # standardised advantages, rewards ×10 instead of ×255, γ 0.5 with one-step returns, β 0.05, three clipped
-    # epochs per rollout, Adam 3e-4 decayed linearly to 0.
-    "reach": dict(num_envs=4, total_steps=4_000, n_step=1, gamma=0.5, reward_scale=10.0, normalize_advantage=True,
-                  policy="ordinal", entropy_coef=0.05, update_epochs=3, lr=3e-4, lr_schedule="linear",
+    # standardised advantages, rewards ×10 instead of ×255, γ 0.5 with whole-episode returns, β 0.05, six clipped
+    # epochs per episode batch, Adam 3e-4 decayed linearly to 0.
+    "reach": dict(num_envs=4, total_steps=4_000, n_step=0, gamma=0.5, reward_scale=10.0, normalize_advantage=True,
+                  policy="ordinal", entropy_coef=0.05, update_epochs=6, lr=3e-4, lr_schedule="linear",
                   eval_every=500, eval_pairs=16, checkpoint_every=1_000,
                   net_kwargs={"conv_channels": 32, "graph_channels": 32, "skip": True}, torch_threads=1),
 }

@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="train the Pix-GRL agent's reach preset on PixGRLReach-v0 and PixGRL-v0 "
-                                    "(phantom, ~15 min on 2 CPU cores); compare with the identity and the oracle")
+                                    "(phantom, ~20 min on 2 CPU cores); compare with the identity and the oracle")
     p.add_argument("--out", default="pixgrl-demo", help="output folder (table, PNG, checkpoint)")
     p.add_argument("--minutes", type=float, default=None, help="override the training budget in minutes")
     p.add_argument("--seed", type=int, default=0)

@@ -31,7 +31,7 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0, max_pai
     Args:
         out_dir: Output folder; ``out_dir/<task>/run/`` holds each checkpoint and TensorBoard log.
         minutes: Scale both presets' step budgets so that the two runs take roughly this many minutes in all on a
-            2-core CPU (None: the presets' budgets, about 7 minutes each).
+            2-core CPU (None: the presets' budgets, about 10 minutes each).
         seed: Seed of the runs.
         max_pairs: Held-out pairs to evaluate per task.
     """
@@ -45,8 +45,8 @@ def run_demo(out_dir: Path, minutes: float | None = None, seed: int = 0, max_pai
     results = {}
     for task_id, preset in DEMO_RUNS.items():
         config = a2c.Config.preset(preset, seed=seed, device="cpu")
-        if minutes is not None:  # each preset's budget takes about 7 minutes on a 2-core CPU: scale it linearly
-            config = config.replace(total_steps=max(config.num_envs * 5, int(config.total_steps * minutes / 15.0)))
+        if minutes is not None:  # each preset's budget takes about 10 minutes on a 2-core CPU: scale it linearly
+            config = config.replace(total_steps=max(config.num_envs * 5, int(config.total_steps * minutes / 20.0)))
         env_config = a2c.env_config_for(preset, task=task_id)
         print(f"[pixgrl demo] {task_id}: training the Pix-GRL agent ({preset} preset, {config.total_steps} "
               f"image-steps) ...")

@@ -240,16 +240,19 @@ def test_quick_preset_beats_identity_on_the_phantom(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_reach_preset_synthesises_on_held_out_patients(tmp_path: Path) -> None:
-    """The ``reach`` preset on PixGRLReach-v0 (~5 min on one CPU thread): validation SSIM far above the input's.
+    """The ``reach`` preset on PixGRLReach-v0 (~10 min on one CPU thread): its best validation model's SSIM is far
+    above the input's.
 
-    Measured on the 32 validation slices (docs/learning.md): 0.635 and 0.649 (seeds 0 and 1) against the identity's
-    0.270; the bound leaves room for CPU-dependent numerics, and the first round's preset (0.41) would fail it.
+    Measured on the 32 validation slices (docs/learning.md, fourth round): 0.666 and 0.660 (seeds 0 and 1) against
+    the identity's 0.270; the bound leaves room for CPU-dependent numerics, and the first round's preset (0.41) would
+    fail it.
     """
     config, env_config = Config.preset("reach", device="cpu"), env_config_for("reach")
     with torch.backends.mkldnn.flags(enabled=True):  # conftest turns oneDNN off for tiny tensors; these are not
-        agent = train(config.replace(eval_every=0, checkpoint_every=0, eval_pairs=0), env_config, tmp_path)
-        result = quick_eval(agent, env_config, 32)
-    assert result["ssim"] > 0.55 and result["ssim"] > result["ssim_identity"] + 0.25, result
+        train(config, env_config, tmp_path)
+        best = a2c.load(load_checkpoint(tmp_path / "best.pt"))
+        result = quick_eval(best, env_config, 32)
+    assert result["ssim"] > 0.6 and result["ssim"] > result["ssim_identity"] + 0.3, result
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -235,6 +235,7 @@ PRESET_ENVS: dict[str, dict[str, Any]] = {
     "gpu": {"crop": 128},
     # The high-ceiling task with a Markov observation (the current image, the input and t / T).
     "reach": {"task": "PixGRLReach-v0", "crop": 64, "dataset_kwargs": CPU_PHANTOM, "conditioning": ("input", "time")},
+    "paper-task": {"crop": 64, "dataset_kwargs": CPU_PHANTOM, "conditioning": ("input", "time")},  # PixGRL-v0
 }
 
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Reproduces docs/report/: every agent on both registered tasks at the same budget of 4,000 image-steps (the
 # supervised U-Net: 300 batches of 8 pairs), 64×64 crops of 128×128 phantom slices with the input and t/T as extra
-# observation channels; the Pix-GRL agent (graph backbone), its CNN-backbone twin (Table 3) and DQN with 3 seeds on
-# PixGRLReach-v0. Every run keeps its best model by validation SSIM (best.pt: quick evals every 500 image-steps, or
-# every 40 U-Net batches, on 16 whole validation slices; never a test patient), and that model is the one evaluated:
-# one `pixgrl evaluate` per task on the whole slices of the held-out patients of fold 0. Then the learning curves
-# (validation SSIM) as a PNG. About an hour on a 2-core CPU (two runs at a time, one thread each).
+# observation channels, each agent's `reach` preset (Pix-GRL and its twin on PixGRL-v0: `paper-task`); the Pix-GRL
+# agent (graph backbone), its CNN-backbone twin (Table 3) and DQN with 3 seeds each. Every run keeps its best model
+# by validation SSIM (best.pt: quick evals every 500 image-steps, or every 40 U-Net batches, on 16 whole validation
+# slices; never a test patient), and that model is the one evaluated: one `pixgrl evaluate` per task on the whole
+# slices of the held-out patients of fold 0. Then the learning curves (validation SSIM) as a PNG. About 1.5 hours on a 2-core CPU (two runs at a time, one thread each).
 set -euo pipefail
 runs=${RUNS:-runs/report}
 out=${OUT:-docs/report}
@@ -14,10 +14,10 @@ cnn="--set backbone=cnn --set 'net_kwargs={\"widths\":[32,32,32,32,32]}'"  # the
 mkdir -p "$runs"
 {
   for task in PixGRLReach-v0 PixGRL-v0; do
-    seeds="0 1 2"; [ "$task" = PixGRL-v0 ] && seeds="0"
-    for s in $seeds; do
-      echo "pixgrl train --agent pixgrl --preset reach --task $task --set seed=$s --run-dir $runs/$task/pixgrl_s$s"
-      echo "pixgrl train --agent pixgrl --preset reach --task $task --set seed=$s $cnn --run-dir $runs/$task/cnn_s$s"
+    a2c=reach; [ "$task" = PixGRL-v0 ] && a2c=paper-task  # the Pix-GRL agent's preset for the task
+    for s in 0 1 2; do
+      echo "pixgrl train --agent pixgrl --preset $a2c --task $task --set seed=$s --run-dir $runs/$task/pixgrl_s$s"
+      echo "pixgrl train --agent pixgrl --preset $a2c --task $task --set seed=$s $cnn --run-dir $runs/$task/cnn_s$s"
       echo "pixgrl train --agent dqn --preset reach --task $task --set seed=$s --run-dir $runs/$task/dqn_s$s"
     done
     for agent in reinforce sb3 unet; do

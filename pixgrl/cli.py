@@ -1,6 +1,6 @@
 """The ``pixgrl`` command line: demo, data, training, evaluation, ablations, synthesis and benchmarks.
 
-    pixgrl demo                                   # train the reach preset on both tasks, compare with identity
+    pixgrl demo                                   # train the agent on both tasks, compare with identity
     pixgrl train --agent pixgrl --preset quick --run-dir runs/quick
     pixgrl train --agent dqn --set lr=3e-4 --env crop=64 --run-dir runs/dqn
     pixgrl train --agent pixgrl --run-dir runs/quick --resume
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the traceback of an error (also PIXGRL_DEBUG=1) instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="train the Pix-GRL agent's reach preset on PixGRLReach-v0 and PixGRL-v0 "
+    p = sub.add_parser("demo", help="train the Pix-GRL agent on PixGRLReach-v0 and PixGRL-v0 (presets reach, paper-task) "
                                     "(phantom, ~20 min on 2 CPU cores); compare with the identity and the oracle")
     p.add_argument("--out", default="pixgrl-demo", help="output folder (table, PNG, checkpoint)")
     p.add_argument("--minutes", type=float, default=None, help="override the training budget in minutes")

@@ -366,6 +366,9 @@ def test_presets_and_validation() -> None:
     for name in a2c.PRESETS:
         assert isinstance(Config.preset(name), Config)
         assert env_config_for(name).episode_length == (3 if name == "reach" else 5)  # reach: PixGRLReach-v0
+    reach, paper_task = Config.preset("reach"), Config.preset("paper-task")  # one task each, the same network
+    assert paper_task == reach.replace(n_step=1, update_epochs=3)
+    assert env_config_for("paper-task") == env_config_for("reach", task="PixGRL-v0")
     assert env_config_for("quick", task="PixGRLReach-v0").factors == (0.5, 0.9, 1.0, 1.1, 2.0)
     assert env_config_for("reach", task="PixGRL-v0").conditioning == ("input", "time")
     assert Config.preset("paper").gamma == 0.15 and Config.preset("paper").num_envs == 32

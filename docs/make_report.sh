@@ -5,7 +5,8 @@
 # agent (graph backbone), its CNN-backbone twin (Table 3) and DQN with 3 seeds each. Every run keeps its best model
 # by validation SSIM (best.pt: quick evals every 500 image-steps, or every 40 U-Net batches, on 16 whole validation
 # slices; never a test patient), and that model is the one evaluated: one `pixgrl evaluate` per task on the whole
-# slices of the held-out patients of fold 0. Then the learning curves (validation SSIM) as a PNG. About 1.5 hours on a 2-core CPU (two runs at a time, one thread each).
+# slices of the held-out patients of fold 0. Then the learning curves (validation SSIM) as a PNG. About 1.5 hours on
+# a 2-core CPU (two runs at a time, one thread each).
 set -euo pipefail
 runs=${RUNS:-runs/report}
 out=${OUT:-docs/report}

@@ -208,8 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the traceback of an error (also PIXGRL_DEBUG=1) instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="train the Pix-GRL agent on PixGRLReach-v0 and PixGRL-v0 (its reach and paper-task "
-                                    "presets; phantom, ~20 min on 2 CPU cores); compare with the identity and the oracle")
+    p = sub.add_parser("demo", help="train the Pix-GRL agent on PixGRLReach-v0 and PixGRL-v0 (its reach and "
+                                    "paper-task presets; phantom, ~20 min on 2 CPU cores); compare with the identity "
+                                    "and the oracle")
     p.add_argument("--out", default="pixgrl-demo", help="output folder (table, PNG, checkpoint)")
     p.add_argument("--minutes", type=float, default=None, help="override the training budget in minutes")
     p.add_argument("--seed", type=int, default=0)

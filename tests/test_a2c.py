@@ -239,10 +239,10 @@ def test_quick_preset_beats_identity_on_the_phantom(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset, gain", [("reach", 0.33), ("paper-task", 0.07)])
-def test_preset_synthesises_on_held_out_patients(tmp_path: Path, preset: str, gain: float) -> None:
-    """Each task's preset (~10 and ~6 min on one CPU thread): its best validation model's SSIM is above the input's
-    by ``gain``.
+@pytest.mark.parametrize("preset, floor, gain", [("reach", 0.6, 0.3), ("paper-task", 0.34, 0.07)])
+def test_preset_synthesises_on_held_out_patients(tmp_path: Path, preset: str, floor: float, gain: float) -> None:
+    """Each task's preset (~10 and ~6 min on one CPU thread): its best validation model's SSIM is above ``floor`` and
+    above the input's by ``gain``.
 
     Measured on the 32 validation slices (docs/learning.md, fourth and fifth rounds; identity 0.270): ``reach`` on
     PixGRLReach-v0 0.666 and 0.660 (seeds 0, 1), where the first round's preset (0.41) would fail; ``paper-task``
@@ -253,7 +253,7 @@ def test_preset_synthesises_on_held_out_patients(tmp_path: Path, preset: str, ga
         train(config, env_config, tmp_path)
         best = a2c.load(load_checkpoint(tmp_path / "best.pt"))
         result = quick_eval(best, env_config, 32)
-    assert result["ssim"] > result["ssim_identity"] + gain, result
+    assert result["ssim"] > floor and result["ssim"] > result["ssim_identity"] + gain, result
 
 
 # ----------------------------------------------------------------------------------------------------------------

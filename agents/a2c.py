@@ -69,6 +69,7 @@ __all__ = ["Config", "PRESETS", "PixGRLAgent", "a2c_losses", "collect", "env_con
            "nstep_returns", "train", "update"]
 
 GRAPH_EVERY = ("step", "episode")
+GREEDY_ACTIONS = ("mode", "mean")
 INFERENCE_DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -93,6 +94,10 @@ class Config(BaseConfig):
     """per-pixel policy head: "categorical" (the paper's: one logit per action) or "ordinal" (a Gaussian over the
     log of the factors, a mean and a scale per pixel: advantage on a larger factor moves the mean towards it and
     beyond; docs/learning.md, second round)"""
+    greedy_action: str = param("mode", choices=GREEDY_ACTIONS)
+    """deterministic actions (synthesis, evaluation) of the ordinal head: "mode" (the most probable factor) or
+    "mean" (the factor nearest the policy's mean log-factor; where the policy is broad, as in the air late in a
+    `reach` run, the mode is arbitrary and the mean is not: docs/learning.md, point 22). Categorical: the mode"""
     num_envs: int = param(32, ge=1)
     """images per batch (per process under torchrun): the paper's mini-batch of 32"""
     total_steps: int = param(12_800_000, ge=1)
@@ -253,6 +258,13 @@ def sample_actions(logits: Tensor) -> Tensor:
     return (logits - u.log().neg().log()).argmax(dim=1)
 
 
+def mean_actions(logits: Tensor, points: Tensor) -> Tensor:
+    """The action whose point is nearest the policy's mean point ``Σ_a π(a)·p_a``, per pixel: ``(N, A, H, W)``
+    logits and ``(A,)`` points (the log of the factors) → ``(N, H, W)`` int64."""
+    mean = (logits.softmax(dim=1) * points.view(1, -1, 1, 1)).sum(dim=1, keepdim=True)
+    return (mean - points.view(1, -1, 1, 1)).abs().argmin(dim=1)
+
+
 class PixGRLAgent(Agent):
     """The Pix-GRL agent: a per-pixel actor-critic network (graph backbone by default) and its greedy/sampled policy.
 
@@ -307,7 +319,12 @@ class PixGRLAgent(Agent):
         with self.inference_autocast():
             logits, _ = self.forward(obs)
         logits = logits.float()
-        actions = logits.argmax(dim=1) if deterministic else sample_actions(logits)
+        if not deterministic:
+            actions = sample_actions(logits)
+        elif self.config.greedy_action == "mean" and self.net.action_points is not None:
+            actions = mean_actions(logits, self.net.action_points)
+        else:
+            actions = logits.argmax(dim=1)
         return actions.to(obs.device)
 
     def trajectory(self, inputs: Tensor | np.ndarray, extra: Tensor | None = None,

@@ -140,6 +140,29 @@ def test_normalized_advantage_makes_the_policy_gradient_scale_free() -> None:
     torch.testing.assert_close(policy_grad(100.0, False), 100 * policy_grad(1.0, False), rtol=1e-3, atol=1e-6)
 
 
+def test_mean_action_is_the_point_nearest_the_policys_mean() -> None:
+    """A broad policy over ×0.5 … ×2 (π = 0.28, 0.24, 0.22, 0.20, 0.06): the mode is ×0.5, the mean log-factor
+    −0.159 (×0.85), nearest ×0.9; a confident policy's mean action is its mode."""
+    points = torch.log(torch.tensor([0.5, 0.9, 1.0, 1.1, 2.0]))
+    broad = torch.log(torch.tensor([0.28, 0.24, 0.22, 0.20, 0.06])).view(1, 5, 1, 1)
+    mean = float((broad.softmax(1).flatten() * points).sum())
+    assert mean == pytest.approx(0.28 * np.log(0.5) + 0.24 * np.log(0.9) + 0.20 * np.log(1.1) + 0.06 * np.log(2.0))
+    assert a2c.mean_actions(broad, points).item() == 1 and broad.argmax(1).item() == 0
+    confident = torch.log(torch.tensor([0.01, 0.01, 0.02, 0.9, 0.06])).view(1, 5, 1, 1)
+    assert a2c.mean_actions(confident, points).item() == confident.argmax(1).item() == 3
+
+
+@pytest.mark.parametrize("greedy_action", ["mode", "mean"])
+def test_agent_greedy_action(greedy_action: str) -> None:
+    config, env_config = _tiny("cnn", policy="ordinal", greedy_action=greedy_action)
+    agent = PixGRLAgent(env_config, config)
+    x = torch.cat([x for x, _ in eval_pairs(env_config, 2)])
+    obs = torch.cat([x, x, torch.zeros_like(x)], 1)[:, :env_config.n_channels]
+    logits, _ = agent.forward(obs)
+    expected = logits.argmax(1) if greedy_action == "mode" else a2c.mean_actions(logits, agent.net.action_points)
+    assert torch.equal(agent.act(obs), expected)
+
+
 def test_entropy_schedule_sets_each_updates_beta() -> None:
     config = a2c.Config(entropy_coef=0.05, entropy_schedule="linear", total_steps=100)
     assert a2c.entropy_coef(config, 25) == pytest.approx(0.0375) and a2c.entropy_coef(config, 100) == 0.0

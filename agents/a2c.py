@@ -261,8 +261,9 @@ def sample_actions(logits: Tensor) -> Tensor:
 def mean_actions(logits: Tensor, points: Tensor) -> Tensor:
     """The action whose point is nearest the policy's mean point ``Σ_a π(a)·p_a``, per pixel: ``(N, A, H, W)``
     logits and ``(A,)`` points (the log of the factors) → ``(N, H, W)`` int64."""
-    mean = (logits.softmax(dim=1) * points.view(1, -1, 1, 1)).sum(dim=1, keepdim=True)
-    return (mean - points.view(1, -1, 1, 1)).abs().argmin(dim=1)
+    points = points.view(1, -1, 1, 1)
+    mean = (logits.softmax(dim=1) * points).sum(dim=1, keepdim=True)
+    return (mean - points).abs().argmin(dim=1)
 
 
 class PixGRLAgent(Agent):

@@ -152,15 +152,16 @@ def test_mean_action_is_the_point_nearest_the_policys_mean() -> None:
     assert a2c.mean_actions(confident, points).item() == confident.argmax(1).item() == 3
 
 
-@pytest.mark.parametrize("greedy_action", ["mode", "mean"])
-def test_agent_greedy_action(greedy_action: str) -> None:
+@pytest.mark.parametrize("greedy_action, expected", [("mode", 0), ("mean", 1)])
+def test_agent_greedy_action(greedy_action: str, expected: int) -> None:
+    """The agent's deterministic action follows ``greedy_action``: over ×0.95 / ×1 / ×1.05 with π = 0.40, 0.25,
+    0.35 on every pixel the mode is ×0.95 and the mean log-factor −0.0034, nearest ×1."""
     config, env_config = _tiny("cnn", policy="ordinal", greedy_action=greedy_action)
     agent = PixGRLAgent(env_config, config)
-    x = torch.cat([x for x, _ in eval_pairs(env_config, 2)])
-    obs = torch.cat([x, x, torch.zeros_like(x)], 1)[:, :env_config.n_channels]
-    logits, _ = agent.forward(obs)
-    expected = logits.argmax(1) if greedy_action == "mode" else a2c.mean_actions(logits, agent.net.action_points)
-    assert torch.equal(agent.act(obs), expected)
+    assert env_config.factors == (0.95, 1.0, 1.05)
+    broad = torch.log(torch.tensor([0.40, 0.25, 0.35])).view(1, 3, 1, 1).expand(2, 3, 4, 4)
+    agent.forward = lambda obs: (broad, torch.zeros(2, 1, 4, 4))
+    assert torch.equal(agent.act(torch.zeros(2, env_config.n_channels, 4, 4)), torch.full((2, 4, 4), expected))
 
 
 def test_entropy_schedule_sets_each_updates_beta() -> None:

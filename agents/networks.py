@@ -212,6 +212,27 @@ def ordinal_logits(head: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     return -(points.view(1, -1, 1, 1) - mu).square() / (2.0 * sigma.square())
 
 
+#: Deterministic read-outs of a per-pixel policy (:func:`greedy_actions`).
+GREEDY_ACTIONS = ("mode", "mean")
+
+
+def greedy_actions(logits: torch.Tensor, points: torch.Tensor | None = None, how: str = "mode") -> torch.Tensor:
+    """The deterministic action per pixel of a policy given by its ``(N, A, H, W)`` logits → ``(N, H, W)`` int64.
+
+    ``how="mode"``: the most probable action. ``how="mean"`` (ordinal heads, whose ``(A,)`` ``points`` are the
+    log of the factors): the action whose point is nearest the policy's mean point ``Σ_a π(a)·p_a``. Where the
+    policy is broad the mode is arbitrary and the mean is not (docs/learning.md, point 22). Without points
+    (a categorical head, whose actions have no order) both are the mode.
+    """
+    if how not in GREEDY_ACTIONS:
+        raise ValueError(f"unknown greedy action {how!r}; choose one of {GREEDY_ACTIONS}")
+    if how == "mode" or points is None:
+        return logits.argmax(dim=1)
+    points = points.view(1, -1, 1, 1)
+    mean = (logits.softmax(dim=1) * points).sum(dim=1, keepdim=True)
+    return (mean - points).abs().argmin(dim=1)
+
+
 class _PixelActorCritic(nn.Module):
     """Shared heads: a 5×5 conv to ``n_actions`` logits and a 5×5 conv to one value per pixel.
 

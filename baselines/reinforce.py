@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from agents import cli
-from agents.networks import POLICIES
+from agents.networks import GREEDY_ACTIONS, POLICIES, greedy_actions
 from baselines.common import (  # noqa: F401  (env_config_for: the env each preset is meant for, for the CLI)
     BaselineConfig, Episode, PixelNetAgent, collect_episode, env_config_for, gradient_step, load_agent, start_run)
 from pixgrl_env.config import EnvConfig
@@ -46,10 +46,10 @@ class Config(BaselineConfig):
         "quick": dict(total_timesteps=4_000, num_envs=4, eval_every=0,
                       backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
         # PixGRLReach-v0 on a CPU: quick, with what helped the A2C agent there (docs/learning.md): reward ×10,
-        # γ 0.5, a learned baseline, standardised advantages, the ordinal policy head and β 0.05.
+        # γ 0.5, a learned baseline, standardised advantages, the ordinal policy head read by its mean, β 0.05.
         "reach": dict(total_timesteps=4_000, num_envs=4, eval_every=500, eval_episodes=16, reward_scale=10.0, gamma=0.5,
-                      baseline="value", normalize_advantage=True, policy="ordinal", ent_coef=0.05,
-                      backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
+                      baseline="value", normalize_advantage=True, policy="ordinal", greedy_action="mean",
+                      ent_coef=0.05, backbone_kwargs={"channels": 32, "dilations": (1, 2, 3, 2)}),
         # The paper's optimiser and batch (Adam 1e-3, mini-batch 32) with the PixelRL-style dilated net; a GPU run.
         # One update back-propagates through num_envs × T images at once: ~30 GB of activations at 256×256.
         "paper": dict(total_timesteps=2_000_000, num_envs=32, learning_rate=1e-3,
@@ -67,6 +67,9 @@ class Config(BaselineConfig):
     policy: str = param("categorical", choices=POLICIES)
     """per-pixel policy head: "categorical" (one logit per action) or "ordinal" (a Gaussian over the log of the
     factors, as the Pix-GRL agent's option: agents.networks.ordinal_logits)"""
+    greedy_action: str = param("mode", choices=GREEDY_ACTIONS)
+    """deterministic actions of the ordinal head: "mode" (the most probable factor) or "mean" (the factor nearest
+    the policy's mean log-factor): agents.networks.greedy_actions. Categorical: the mode"""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -141,7 +144,7 @@ class ReinforceAgent(PixelNetAgent):
     def act(self, obs: Tensor, deterministic: bool = True) -> Tensor:
         logits = self.logits(obs)
         if deterministic:
-            return logits.argmax(dim=1).to(obs.device)
+            return greedy_actions(logits, self.network.action_points, self.config.greedy_action).to(obs.device)
         # Gumbel-max: one independent categorical draw per pixel, without permuting to channels-last.
         u = torch.rand_like(logits).clamp_(min=torch.finfo(logits.dtype).tiny)
         return (logits - u.log().neg().log()).argmax(dim=1).to(obs.device)

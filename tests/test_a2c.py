@@ -140,18 +140,6 @@ def test_normalized_advantage_makes_the_policy_gradient_scale_free() -> None:
     torch.testing.assert_close(policy_grad(100.0, False), 100 * policy_grad(1.0, False), rtol=1e-3, atol=1e-6)
 
 
-def test_mean_action_is_the_point_nearest_the_policys_mean() -> None:
-    """A broad policy over ×0.5 … ×2 (π = 0.28, 0.24, 0.22, 0.20, 0.06): the mode is ×0.5, the mean log-factor
-    −0.159 (×0.85), nearest ×0.9; a confident policy's mean action is its mode."""
-    points = torch.log(torch.tensor([0.5, 0.9, 1.0, 1.1, 2.0]))
-    broad = torch.log(torch.tensor([0.28, 0.24, 0.22, 0.20, 0.06])).view(1, 5, 1, 1)
-    mean = float((broad.softmax(1).flatten() * points).sum())
-    assert mean == pytest.approx(0.28 * np.log(0.5) + 0.24 * np.log(0.9) + 0.20 * np.log(1.1) + 0.06 * np.log(2.0))
-    assert a2c.mean_actions(broad, points).item() == 1 and broad.argmax(1).item() == 0
-    confident = torch.log(torch.tensor([0.01, 0.01, 0.02, 0.9, 0.06])).view(1, 5, 1, 1)
-    assert a2c.mean_actions(confident, points).item() == confident.argmax(1).item() == 3
-
-
 @pytest.mark.parametrize("greedy_action, expected", [("mode", 0), ("mean", 1)])
 def test_agent_greedy_action(greedy_action: str, expected: int) -> None:
     """The agent's deterministic action follows ``greedy_action``: over ×0.95 / ×1 / ×1.05 with π = 0.40, 0.25,
@@ -263,14 +251,15 @@ def test_quick_preset_beats_identity_on_the_phantom(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset, floor, gain", [("reach", 0.6, 0.3), ("paper-task", 0.34, 0.07)])
+@pytest.mark.parametrize("preset, floor, gain", [("reach", 0.65, 0.35), ("paper-task", 0.34, 0.07)])
 def test_preset_synthesises_on_held_out_patients(tmp_path: Path, preset: str, floor: float, gain: float) -> None:
-    """Each task's preset (~10 and ~6 min on one CPU thread): its best validation model's SSIM is above ``floor`` and
-    above the input's by ``gain``.
+    """Each task's preset (~14 and ~10 min on one CPU thread): its best validation model's SSIM is above ``floor``
+    and above the input's by ``gain``.
 
-    Measured on the 32 validation slices (docs/learning.md, fourth and fifth rounds; identity 0.270): ``reach`` on
-    PixGRLReach-v0 0.666 and 0.660 (seeds 0, 1), where the first round's preset (0.41) would fail; ``paper-task``
-    on PixGRL-v0 (oracle 0.404) 0.354 and 0.357, where the ``reach`` preset's settings (0.335, 0.329) would fail.
+    Measured on the 32 validation slices (docs/learning.md, fourth to seventh rounds; identity 0.270): ``reach`` on
+    PixGRLReach-v0 0.679, 0.672 and 0.687 (seeds 0, 1, 2), where the same preset read by the mode (0.666, 0.660)
+    or the first round's preset (0.41) would fail; ``paper-task`` on PixGRL-v0 (oracle 0.404) 0.354 and 0.357,
+    where the ``reach`` preset's settings (0.335, 0.329) would fail.
     """
     config, env_config = Config.preset(preset, device="cpu"), env_config_for(preset)
     with torch.backends.mkldnn.flags(enabled=True):  # conftest turns oneDNN off for tiny tensors; these are not
@@ -392,7 +381,7 @@ def test_presets_and_validation() -> None:
         assert isinstance(Config.preset(name), Config)
         assert env_config_for(name).episode_length == (3 if name == "reach" else 5)  # reach: PixGRLReach-v0
     reach, paper_task = Config.preset("reach"), Config.preset("paper-task")  # one task each, the same network
-    assert paper_task == reach.replace(n_step=1, update_epochs=3)
+    assert paper_task == reach.replace(n_step=1, update_epochs=3, greedy_action="mode")
     assert env_config_for("paper-task") == env_config_for("reach", task="PixGRL-v0")
     assert env_config_for("quick", task="PixGRLReach-v0").factors == (0.5, 0.9, 1.0, 1.1, 2.0)
     assert env_config_for("reach", task="PixGRL-v0").conditioning == ("input", "time")

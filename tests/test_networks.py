@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -174,6 +176,25 @@ def test_too_small_inputs_and_unknown_backbone_raise() -> None:
     with pytest.raises(ValueError, match="kernel"):
         GraphConv(2, 2)(torch.rand(1, 2, 4, 4), torch.rand(1, 24, 4, 4))
 
+
+
+def test_greedy_actions_mode_and_mean() -> None:
+    """A broad policy over ×0.5 … ×2 (π = 0.28, 0.24, 0.22, 0.20, 0.06): the mode is ×0.5, the mean log-factor
+    −0.159 (×0.85), nearest ×0.9; a confident policy's mean action is its mode; without points (a categorical
+    head) the mean is the mode; an unknown read-out is refused by name."""
+    from agents.networks import greedy_actions
+
+    points = torch.log(torch.tensor([0.5, 0.9, 1.0, 1.1, 2.0]))
+    broad = torch.log(torch.tensor([0.28, 0.24, 0.22, 0.20, 0.06])).view(1, 5, 1, 1)
+    mean = float((broad.softmax(1).flatten() * points).sum())
+    assert mean == pytest.approx(0.28 * math.log(0.5) + 0.24 * math.log(0.9) + 0.20 * math.log(1.1)
+                                 + 0.06 * math.log(2.0))
+    assert greedy_actions(broad, points, "mean").item() == 1
+    assert greedy_actions(broad, points, "mode").item() == greedy_actions(broad, None, "mean").item() == 0
+    confident = torch.log(torch.tensor([0.01, 0.01, 0.02, 0.9, 0.06])).view(1, 5, 1, 1)
+    assert greedy_actions(confident, points, "mean").item() == confident.argmax(1).item() == 3
+    with pytest.raises(ValueError, match="'median'.*mode"):
+        greedy_actions(broad, points, "median")
 
 
 def test_ordinal_logits_are_a_discretised_gaussian() -> None:

@@ -60,11 +60,14 @@ def test_discounted_returns_stop_at_done():
 
 
 def _fixed_logit_agent(logits: torch.Tensor, **config) -> reinforce.ReinforceAgent:
-    """An agent whose network outputs the same per-pixel logits ``(A,)`` (and value 0) for every pixel."""
+    """An agent whose network outputs the same per-pixel logits ``(A,)`` (and value 0) for every pixel; its
+    ``action_points`` are the log of the factors (the ordinal head's) with ``policy="ordinal"``."""
 
     class Fixed(nn.Module):
         def __init__(self):
             super().__init__()
+            ordinal = config.get("policy") == "ordinal"
+            self.action_points = torch.tensor(ENV.factors).log() if ordinal else None
             self.logits = nn.Parameter(logits.clone())
             self.value = nn.Parameter(torch.zeros(()))
 
@@ -134,6 +137,14 @@ def test_sampled_actions_follow_the_per_pixel_softmax():
     assert torch.allclose(freq, probs, atol=0.01)
     assert not torch.equal(a[0], a[1])  # every pixel of every image draws on its own
     assert torch.equal(agent.act(torch.rand(2, 1, 8, 8)), torch.full((2, 8, 8), 2))  # greedy: argmax
+
+
+@pytest.mark.parametrize("greedy_action, expected", [("mode", 0), ("mean", 1)])
+def test_greedy_action_of_the_ordinal_head(greedy_action, expected):
+    """π = 0.40, 0.25, 0.35 over ×0.95 / ×1 / ×1.05: the mode is ×0.95, the mean log-factor −0.0034 nearest ×1."""
+    assert ENV.factors == (0.95, 1.0, 1.05)
+    agent = _fixed_logit_agent(torch.tensor([0.40, 0.25, 0.35]).log(), policy="ordinal", greedy_action=greedy_action)
+    assert torch.equal(agent.act(torch.rand(2, 1, 8, 8)), torch.full((2, 8, 8), expected))
 
 
 def test_each_image_gets_its_own_action_map():

@@ -196,8 +196,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # epochs per episode batch, Adam 3e-4 decayed linearly to 0; greedy actions read as the policy's mean.
     "reach": dict(num_envs=4, total_steps=4_000, n_step=0, gamma=0.5, reward_scale=10.0, normalize_advantage=True,
                   policy="ordinal", greedy_action="mean", entropy_coef=0.05, update_epochs=6, lr=3e-4,
-                  lr_schedule="linear",
-                  eval_every=500, eval_pairs=16, checkpoint_every=1_000,
+                  lr_schedule="linear", eval_every=500, eval_pairs=16, checkpoint_every=1_000,
                   net_kwargs={"conv_channels": 32, "graph_channels": 32, "skip": True}, torch_threads=1),
 }
 # PixGRL-v0 at the same budget (chosen on its validation fold, docs/learning.md): the reach preset with one-step

@@ -129,7 +129,8 @@ def policy_loss(agent: ReinforceAgent, episode: Episode, config: Config) -> tupl
 
 
 class ReinforceAgent(PixelNetAgent):
-    """Per-pixel softmax policy: argmax per pixel, or a sample per pixel with ``deterministic=False``."""
+    """Per-pixel softmax policy: its greedy action per pixel (``config.greedy_action``), or a sample per pixel with
+    ``deterministic=False``."""
 
     name = "reinforce"
 

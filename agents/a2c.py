@@ -58,7 +58,8 @@ from agents.graph import MODES as GRAPH_MODES
 from agents.graph import adjacency_weights
 from agents.superpixels import METHODS as SUPERPIXEL_METHODS
 from agents.superpixels import superpixels
-from agents.networks import BACKBONES, GREEDY_ACTIONS, POLICIES, greedy_actions, make_network, policy_kwargs
+from agents.networks import (BACKBONES, GREEDY_ACTIONS, POLICIES, greedy_actions, make_network, policy_kwargs,
+                             sample_actions)
 from agents.run import Run
 from agents.training import LR_SCHEDULES, derived_seed, env_config_for, scheduled_lr
 from pixgrl_env.config import EnvConfig
@@ -248,15 +249,6 @@ def pixel_graph(images: Tensor, config: Config, device: torch.device | str) -> T
     return adjacency_weights(labels.to(device), sigma=config.graph_sigma, mode=config.graph_mode)
 
 
-def sample_actions(logits: Tensor) -> Tensor:
-    """One action per pixel drawn from ``softmax(logits, dim=1)``: ``(N, A, H, W)`` → ``(N, H, W)`` int64.
-
-    Gumbel-max: ``argmax(logits + Gumbel noise)`` is an exact sample of the softmax, independently per pixel.
-    """
-    u = torch.rand_like(logits).clamp_(min=torch.finfo(logits.dtype).tiny)
-    return (logits - u.log().neg().log()).argmax(dim=1)
-
-
 class PixGRLAgent(Agent):
     """The Pix-GRL agent: a per-pixel actor-critic network (graph backbone by default) and its greedy/sampled policy.
 
@@ -311,10 +303,10 @@ class PixGRLAgent(Agent):
         with self.inference_autocast():
             logits, _ = self.forward(obs)
         logits = logits.float()
-        if not deterministic:
-            actions = sample_actions(logits)
-        else:
+        if deterministic:
             actions = greedy_actions(logits, self.net.action_points, self.config.greedy_action)
+        else:
+            actions = sample_actions(logits)
         return actions.to(obs.device)
 
     def trajectory(self, inputs: Tensor | np.ndarray, extra: Tensor | None = None,

@@ -212,6 +212,15 @@ def ordinal_logits(head: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     return -(points.view(1, -1, 1, 1) - mu).square() / (2.0 * sigma.square())
 
 
+def sample_actions(logits: torch.Tensor) -> torch.Tensor:
+    """One action per pixel drawn from ``softmax(logits, dim=1)``: ``(N, A, H, W)`` → ``(N, H, W)`` int64.
+
+    Gumbel-max: ``argmax(logits + Gumbel noise)`` is an exact sample of the softmax, independently per pixel.
+    """
+    u = torch.rand_like(logits).clamp_(min=torch.finfo(logits.dtype).tiny)
+    return (logits - u.log().neg().log()).argmax(dim=1)
+
+
 #: Deterministic read-outs of a per-pixel policy (:func:`greedy_actions`).
 GREEDY_ACTIONS = ("mode", "mean")
 

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from agents import cli
-from agents.networks import GREEDY_ACTIONS, POLICIES, greedy_actions
+from agents.networks import GREEDY_ACTIONS, POLICIES, greedy_actions, sample_actions
 from baselines.common import (  # noqa: F401  (env_config_for: the env each preset is meant for, for the CLI)
     BaselineConfig, Episode, PixelNetAgent, collect_episode, env_config_for, gradient_step, load_agent, start_run)
 from pixgrl_env.config import EnvConfig
@@ -145,10 +145,10 @@ class ReinforceAgent(PixelNetAgent):
     def act(self, obs: Tensor, deterministic: bool = True) -> Tensor:
         logits = self.logits(obs)
         if deterministic:
-            return greedy_actions(logits, self.network.action_points, self.config.greedy_action).to(obs.device)
-        # Gumbel-max: one independent categorical draw per pixel, without permuting to channels-last.
-        u = torch.rand_like(logits).clamp_(min=torch.finfo(logits.dtype).tiny)
-        return (logits - u.log().neg().log()).argmax(dim=1).to(obs.device)
+            actions = greedy_actions(logits, self.network.action_points, self.config.greedy_action)
+        else:
+            actions = sample_actions(logits)
+        return actions.to(obs.device)
 
 
 # ----------------------------------------------------------------------------------------------------------------
